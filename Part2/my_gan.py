@@ -1,0 +1,461 @@
+"""A GAN on MNIST (assignment Part II), trained with the minimax objective
+
+    min_G max_D  V(D, G) = E_x[log D(x)] + E_z[log(1 - D(G(z)))],   z ~ N(0, I).
+
+Architectures (`--arch`):
+- mlp:   the assignment template. G: latent -> 128 -> 256 -> 512 -> 1024 -> 784 with BatchNorm
+         and LeakyReLU(0.2), Tanh output; D: 784 -> 512 -> 256 -> 1 with LeakyReLU(0.2), Sigmoid.
+- dcgan: a small DCGAN (Radford et al., 2016) sized for 28x28: transposed convolutions in G,
+         strided convolutions in D, BatchNorm, normal(0, 0.02) initialisation.
+
+Usage: python Part2/my_gan.py --arch dcgan --n_epochs 10 --out_dir runs/dcgan
+Outputs in --out_dir: samples/step_*.png (5x5 grids of one fixed latent batch),
+generator_{start,middle,end}.pt, latest.pt (everything needed by --resume), log.json
+(losses, evaluation scores, CPU time) and losses.png.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torchvision.utils import save_image
+from tqdm import tqdm
+
+from mnist_data import DEFAULT_ROOT, MnistUnavailable, mnist_tensors, prepare_mnist
+
+ARCHS = ("mlp", "dcgan")
+IMAGE_SHAPE = (1, 28, 28)
+# The fields of the config that fix the shapes of the networks: a checkpoint made with other
+# values cannot be loaded into this run's models.
+MODEL_FIELDS = ("arch", "latent_dim")
+
+
+# ----------------------------------------------------------------------------- models
+
+
+def _dcgan_init(module):
+    # DCGAN's initialisation: N(0, 0.02) weights, BatchNorm scales N(1, 0.02).
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
+class Generator(nn.Module):
+    """z (N, latent_dim) -> images (N, 1, 28, 28) in [-1, 1]."""
+
+    def __init__(self, latent_dim=100, arch="mlp"):
+        super().__init__()
+        if arch not in ARCHS:
+            raise ValueError(f"unknown arch {arch!r}; choose from {ARCHS}")
+        self.latent_dim, self.arch = latent_dim, arch
+        if arch == "mlp":
+            self.net = nn.Sequential(
+                nn.Linear(latent_dim, 128), nn.LeakyReLU(0.2),
+                nn.Linear(128, 256), nn.BatchNorm1d(256), nn.LeakyReLU(0.2),
+                nn.Linear(256, 512), nn.BatchNorm1d(512), nn.LeakyReLU(0.2),
+                nn.Linear(512, 1024), nn.BatchNorm1d(1024), nn.LeakyReLU(0.2),
+                nn.Linear(1024, 28 * 28), nn.Tanh(),
+                nn.Unflatten(1, IMAGE_SHAPE),
+            )
+        else:
+            self.net = nn.Sequential(
+                nn.Linear(latent_dim, 64 * 7 * 7, bias=False), nn.BatchNorm1d(64 * 7 * 7), nn.ReLU(),
+                nn.Unflatten(1, (64, 7, 7)),
+                nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1, bias=False),  # (N, 32, 14, 14)
+                nn.BatchNorm2d(32), nn.ReLU(),
+                nn.ConvTranspose2d(32, 1, 4, stride=2, padding=1),  # (N, 1, 28, 28)
+                nn.Tanh(),
+            )
+            self.apply(_dcgan_init)
+
+    def forward(self, z):
+        return self.net(z)
+
+
+class Discriminator(nn.Module):
+    """images (N, 1, 28, 28) -> D(x) (N, 1), the probability that x is real.
+
+    Training uses `logits` with a BCE-with-logits loss: the same objective as Sigmoid
+    followed by log, without log(0) once D becomes confident.
+    """
+
+    def __init__(self, arch="mlp"):
+        super().__init__()
+        if arch not in ARCHS:
+            raise ValueError(f"unknown arch {arch!r}; choose from {ARCHS}")
+        self.arch = arch
+        if arch == "mlp":
+            self.net = nn.Sequential(
+                nn.Flatten(),
+                nn.Linear(28 * 28, 512), nn.LeakyReLU(0.2),
+                nn.Linear(512, 256), nn.LeakyReLU(0.2),
+                nn.Linear(256, 1),
+            )
+        else:
+            self.net = nn.Sequential(
+                nn.Conv2d(1, 32, 4, stride=2, padding=1), nn.LeakyReLU(0.2),  # (N, 32, 14, 14)
+                nn.Conv2d(32, 64, 4, stride=2, padding=1, bias=False),  # (N, 64, 7, 7)
+                nn.BatchNorm2d(64), nn.LeakyReLU(0.2),
+                nn.Flatten(), nn.Linear(64 * 7 * 7, 1),
+            )
+            self.apply(_dcgan_init)
+
+    def logits(self, x):
+        return self.net(x)
+
+    def forward(self, x):
+        return torch.sigmoid(self.logits(x))
+
+
+# ------------------------------------------------------------------------ file output
+
+
+def atomic_torch_save(obj, path):
+    """torch.save to a temp file in the same folder, then os.replace: never a half file."""
+    tmp = Path(path).with_name(Path(path).name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def atomic_write_text(text, path):
+    tmp = Path(path).with_name(Path(path).name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def save_grid(images, path):
+    """A 5x5 grid of 25 images in [-1, 1], written atomically."""
+    tmp = Path(path).with_name(Path(path).name + ".tmp")
+    save_image(images, tmp, nrow=5, normalize=True, value_range=(-1, 1), format="png")
+    os.replace(tmp, path)
+
+
+def plot_losses(log, path):
+    """Generator and discriminator loss over training, from the log's averaged rows."""
+    from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
+
+    fig = Figure(figsize=(7, 3.5), tight_layout=True)
+    ax = fig.add_subplot()
+    steps = [row["step"] for row in log["losses"]]
+    ax.plot(steps, [row["loss_d"] for row in log["losses"]], label="discriminator")
+    ax.plot(steps, [row["loss_g"] for row in log["losses"]], label="generator (non-saturating)")
+    ax.set_xlabel("generator update")
+    ax.set_ylabel("BCE loss")
+    ax.set_title(f"{log['config']['arch']} GAN losses")
+    ax.legend()
+    tmp = Path(path).with_name(Path(path).name + ".tmp")
+    fig.savefig(tmp, format="png", dpi=100)
+    os.replace(tmp, path)
+
+
+def generator_checkpoint(G, config, step):
+    return {"model": G.state_dict(), "config": config, "step": step}
+
+
+def load_generator(path, device="cpu"):
+    """A Generator in eval mode, rebuilt from the config stored beside its weights."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no generator checkpoint at {path}")
+    try:
+        checkpoint = torch.load(path, map_location=device, weights_only=True)
+    except Exception as error:
+        raise ValueError(f"{path} is not a readable checkpoint: {error}") from error
+    if not isinstance(checkpoint, dict) or "model" not in checkpoint or "config" not in checkpoint:
+        raise ValueError(f"{path} is not a generator checkpoint (no model and config)")
+    config = checkpoint["config"]
+    try:
+        G = Generator(latent_dim=config["latent_dim"], arch=config["arch"])
+        G.load_state_dict(checkpoint["model"])
+    except (KeyError, ValueError, RuntimeError) as error:
+        raise ValueError(f"{path} does not match the Generator it describes: {error}") from error
+    return G.to(device).eval()
+
+
+# --------------------------------------------------------------------------- training
+
+
+def config_dict(config):
+    """The argparse namespace as plain data (paths as strings) for JSON and checkpoints."""
+    return {k: str(v) if isinstance(v, Path) else v for k, v in vars(config).items()}
+
+
+def load_resume_checkpoint(path, config):
+    """Read and check a `latest.pt` before anything is written; raise ValueError if unusable."""
+    if not Path(path).is_file():
+        raise ValueError(f"no such checkpoint: {path}")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise ValueError(f"{path} is not a readable checkpoint ({type(error).__name__})") from error
+    needed = ("G", "D", "opt_G", "opt_D", "step", "rng", "config", "log")
+    if not isinstance(checkpoint, dict) or any(key not in checkpoint for key in needed):
+        raise ValueError(f"{path} is not a training checkpoint made by my_gan.py")
+    saved = checkpoint["config"]
+    for field in MODEL_FIELDS + ("batch_size", "ema"):
+        if saved.get(field) != getattr(config, field):
+            raise ValueError(f"{path} was trained with --{field} {saved.get(field)}, "
+                             f"this run asks for --{field} {getattr(config, field)}")
+    total_steps = config.n_epochs * checkpoint["log"].get("steps_per_epoch", 0)
+    if checkpoint["step"] >= total_steps:
+        raise ValueError(f"{path} is at step {checkpoint['step']}; --n_epochs {config.n_epochs} "
+                         f"ends at step {total_steps}, so there is nothing left to train")
+    try:  # the state dicts must fit this run's models
+        Generator(config.latent_dim, config.arch).load_state_dict(checkpoint["G"])
+        Discriminator(config.arch).load_state_dict(checkpoint["D"])
+    except RuntimeError as error:
+        raise ValueError(f"{path} does not fit --arch {config.arch}: {error}".splitlines()[0]) from error
+    return checkpoint
+
+
+def epoch_order(n, seed, epoch):
+    """The shuffle of one epoch, a function of (seed, epoch) so a resumed run sees the same batches."""
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100003 + epoch))
+
+
+def train(config, resume=None):
+    """Train G and D on MNIST as configured; return the log dict (also written to out_dir)."""
+    device = torch.device(config.device)
+    out_dir = Path(config.out_dir)
+    (out_dir / "samples").mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.seed)
+
+    images, _ = mnist_tensors(config.data_root, train=True)  # (60000, 1, 28, 28) in [-1, 1]
+    steps_per_epoch = len(images) // config.batch_size  # drop the last partial batch: BatchNorm
+    total_steps = config.n_epochs * steps_per_epoch
+    if steps_per_epoch == 0:
+        raise ValueError(f"--batch_size {config.batch_size} exceeds the {len(images)} training images")
+
+    G = Generator(config.latent_dim, config.arch).to(device)
+    D = Discriminator(config.arch).to(device)
+    opt_G = torch.optim.Adam(G.parameters(), lr=config.lr, betas=(0.5, 0.999))
+    opt_D = torch.optim.Adam(D.parameters(), lr=config.lr, betas=(0.5, 0.999))
+    # An exponential moving average of G's weights (when --ema > 0) smooths the oscillation of
+    # adversarial training; samples, checkpoints and scores then come from the average.
+    G_ema = AveragedModel(G, multi_avg_fn=get_ema_multi_avg_fn(config.ema), use_buffers=True) \
+        if config.ema > 0 else None
+
+    def sampler():
+        return G_ema.module if G_ema is not None else G
+
+    scorer = None
+    if not config.no_eval:
+        from gan_metrics import Scorer  # needs the trained classifier; only when scoring
+
+        scorer = Scorer(config.data_root, device=device)
+
+    cfg = config_dict(config)
+    log = {"config": cfg, "steps_per_epoch": steps_per_epoch, "losses": [], "evaluations": []}
+    step, cpu_seconds = 0, 0.0
+    if resume is not None:
+        G.load_state_dict(resume["G"])
+        D.load_state_dict(resume["D"])
+        opt_G.load_state_dict(resume["opt_G"])
+        opt_D.load_state_dict(resume["opt_D"])
+        if G_ema is not None:
+            G_ema.load_state_dict(resume["G_ema"])
+        step, cpu_seconds = resume["step"], resume["log"].get("train_cpu_seconds", 0.0)
+        log["losses"], log["evaluations"] = resume["log"]["losses"], resume["log"]["evaluations"]
+        torch.set_rng_state(resume["rng"])
+
+    # One fixed latent batch, from its own RNG, shows the same 25 points at every save.
+    z_fixed = torch.randn(25, config.latent_dim, generator=torch.Generator().manual_seed(config.seed))
+    z_fixed = z_fixed.to(device)
+
+    def save_samples():
+        model = sampler()
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            save_grid(model(z_fixed).cpu(), out_dir / "samples" / f"step_{step:07d}.png")
+        model.train(was_training)
+
+    def save_latest():
+        log["train_cpu_seconds"] = cpu_seconds
+        state = {"G": G.state_dict(), "D": D.state_dict(), "opt_G": opt_G.state_dict(),
+                 "opt_D": opt_D.state_dict(), "step": step, "rng": torch.get_rng_state(),
+                 "config": cfg, "log": log}
+        if G_ema is not None:
+            state["G_ema"] = G_ema.state_dict()
+        atomic_torch_save(state, out_dir / "latest.pt")
+        atomic_write_text(json.dumps(log, indent=1) + "\n", out_dir / "log.json")
+
+    def evaluate():
+        if scorer is None:
+            return
+        scores = scorer.evaluate_generator(sampler(), n=config.eval_samples)
+        row = {"step": step, "epoch": step / steps_per_epoch, "train_cpu_seconds": cpu_seconds, **scores}
+        if G_ema is not None:  # the raw G too, to measure what the average buys
+            row["raw"] = scorer.evaluate_generator(G, n=config.eval_samples)
+        log["evaluations"].append(row)
+        tqdm.write(f"step {step}: IS {scores['inception_score']:.2f}, FID {scores['fid']:.2f}, "
+                   f"confident {scores['confident']:.1%}, classes "
+                   f"{scores['class_min']:.1%}-{scores['class_max']:.1%}")
+
+    if step == 0:
+        atomic_torch_save(generator_checkpoint(sampler(), cfg, 0), out_dir / "generator_start.pt")
+        save_samples()
+        evaluate()
+
+    real_label = torch.ones(config.batch_size, 1, device=device)
+    fake_label = torch.zeros(config.batch_size, 1, device=device)
+    running = []
+    G.train()
+    D.train()
+    while step < total_steps:
+        epoch, offset = divmod(step, steps_per_epoch)
+        order = epoch_order(len(images), config.seed, epoch)[: steps_per_epoch * config.batch_size]
+        batches = order.view(steps_per_epoch, config.batch_size)[offset:]
+        progress = tqdm(batches, desc=f"epoch {epoch + 1}/{config.n_epochs}",
+                        initial=offset, total=steps_per_epoch, leave=False)
+        tick = time.process_time()
+        for index in progress:
+            x = images[index].to(device)
+            z = torch.randn(config.batch_size, config.latent_dim, device=device)  # z ~ N(0, I)
+            fake = G(z)
+
+            # D ascends  log D(x) + log(1 - D(G(z))),  i.e. descends the BCE of real -> 1, fake -> 0.
+            # G(z) is detached: this step changes D only.
+            logit_real, logit_fake = D.logits(x), D.logits(fake.detach())
+            loss_D = (F.binary_cross_entropy_with_logits(logit_real, real_label)
+                      + F.binary_cross_entropy_with_logits(logit_fake, fake_label))
+            opt_D.zero_grad(set_to_none=True)
+            loss_D.backward()
+            opt_D.step()
+
+            # G: instead of descending log(1 - D(G(z))), which has vanishing gradient while D
+            # rejects the fakes early on, ascend log D(G(z)) (the non-saturating loss),
+            # i.e. descend the BCE of fake -> 1. Same fixed point, strong early gradients.
+            logit_fake = D.logits(fake)
+            loss_G = F.binary_cross_entropy_with_logits(logit_fake, real_label)
+            opt_G.zero_grad(set_to_none=True)
+            loss_G.backward()
+            opt_G.step()
+            if G_ema is not None:
+                G_ema.update_parameters(G)
+            step += 1
+
+            d_real = torch.sigmoid(logit_real).mean().item()
+            d_fake = torch.sigmoid(logit_fake).mean().item()
+            running.append((loss_D.item(), loss_G.item(), d_real, d_fake))
+            progress.set_postfix(loss_D=f"{loss_D.item():.3f}", loss_G=f"{loss_G.item():.3f}",
+                                 D_x=f"{d_real:.2f}", D_G_z=f"{d_fake:.2f}")
+            if step % config.log_interval == 0 or step == total_steps:
+                means = torch.tensor(running).mean(dim=0).tolist()
+                log["losses"].append(dict(zip(("step", "loss_d", "loss_g", "d_real", "d_fake"),
+                                              [step] + means)))
+                running = []
+
+            at_epoch_end = step % steps_per_epoch == 0
+            eval_now = (step % config.eval_interval == 0 if config.eval_interval else at_epoch_end) \
+                or step == total_steps
+            save_now = step % config.save_interval == 0 or step == total_steps
+            if eval_now or save_now or step == total_steps // 2:
+                # Bookkeeping is not training: keep it out of the CPU time that compares models.
+                cpu_seconds += time.process_time() - tick
+                if save_now:
+                    save_samples()
+                if step == total_steps // 2:
+                    atomic_torch_save(generator_checkpoint(sampler(), cfg, step),
+                                      out_dir / "generator_middle.pt")
+                if eval_now:
+                    evaluate()
+                if save_now or at_epoch_end:
+                    save_latest()
+                tick = time.process_time()
+        cpu_seconds += time.process_time() - tick
+        progress.close()
+
+    atomic_torch_save(generator_checkpoint(sampler(), cfg, step), out_dir / "generator_end.pt")
+    save_latest()
+    plot_losses(log, out_dir / "losses.png")
+    return log
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description="Train a GAN on MNIST with the minimax objective (non-saturating G loss).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--n_epochs", type=int, default=200, help="passes over the training set")
+    parser.add_argument("--batch_size", type=int, default=64, help="real (and fake) images per step")
+    parser.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate for G and D")
+    parser.add_argument("--latent_dim", type=int, default=100, help="dimension of z ~ N(0, I)")
+    parser.add_argument("--save_interval", type=int, default=500,
+                        help="save a sample grid and the latest checkpoint every this many batches")
+    parser.add_argument("--arch", choices=ARCHS, default="mlp",
+                        help="mlp: the assignment template; dcgan: convolutional G and D")
+    parser.add_argument("--ema", type=float, default=0.0,
+                        help="decay of an exponential moving average of G's weights (0 = off)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed")
+    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="CPU threads for torch (0 = torch's default)")
+    parser.add_argument("--data_root", type=Path, default=DEFAULT_ROOT, help="folder holding MNIST/raw/")
+    parser.add_argument("--out_dir", type=Path, default=Path(__file__).resolve().parent / "runs" / "gan",
+                        help="folder for sample grids, checkpoints and logs")
+    parser.add_argument("--resume", type=Path, default=None,
+                        help="continue from this latest.pt (same arch, latent_dim, batch_size, ema)")
+    parser.add_argument("--log_interval", type=int, default=100,
+                        help="average the losses over this many batches per log row")
+    parser.add_argument("--no_eval", action="store_true",
+                        help="do not score samples with the MNIST classifier")
+    parser.add_argument("--eval_samples", type=int, default=10000,
+                        help="samples scored at each evaluation")
+    parser.add_argument("--eval_interval", type=int, default=0,
+                        help="score every this many batches instead of at epoch ends (0 = epoch ends)")
+    args = parser.parse_args(argv)
+    for name in ("n_epochs", "batch_size", "latent_dim", "save_interval", "log_interval", "eval_samples"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1")
+    for name in ("eval_interval", "threads"):
+        if getattr(args, name) < 0:
+            parser.error(f"--{name} must be 0 or positive")
+    if not args.lr > 0:
+        parser.error("--lr must be positive")
+    if not 0 <= args.ema < 1:
+        parser.error("--ema must be in [0, 1)")
+    try:
+        device = torch.device(args.device)
+    except RuntimeError:
+        parser.error(f"--device {args.device!r} is not a torch device")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda, but CUDA is not available")
+    if args.out_dir.exists() and not args.out_dir.is_dir():
+        parser.error(f"--out_dir {args.out_dir} exists and is not a folder")
+    return parser, args
+
+
+def main(argv=None):
+    parser, config = parse_args(argv)
+    resume = None
+    if config.resume is not None:
+        try:  # checked before any output is touched
+            resume = load_resume_checkpoint(config.resume, config)
+        except ValueError as error:
+            parser.error(f"--resume: {error}")
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    try:
+        prepare_mnist(config.data_root)
+        log = train(config, resume)
+    except (MnistUnavailable, ValueError, FileNotFoundError) as error:
+        sys.exit(f"error: {error}")
+    if log["evaluations"]:
+        last = log["evaluations"][-1]
+        print(f"done: step {last['step']}, IS {last['inception_score']:.2f}, FID {last['fid']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

