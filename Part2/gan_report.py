@@ -1,0 +1,225 @@
+"""Results of the GAN runs: collect them from training folders, compare them, draw them.
+
+    python Part2/gan_report.py collect --run mlp=Part2/runs/mlp --run dcgan=Part2/runs/dcgan
+    python Part2/gan_report.py figures
+
+`collect` copies each run's log.json to results/gan_<name>.json and a few of its sample grids
+to figures/training_grids/, scores real MNIST training images against the test set as a
+baseline, and writes results/gan_comparison.json (final scores, time to reach the template's
+quality, targets met). `figures` redraws every figure from those committed JSON files alone,
+without data, checkpoints or retraining.
+"""
+
+import argparse
+import json
+import os
+import shutil
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+FIGURES = HERE / "figures"
+
+# The quality the template MLP reaches after 30 epochs, and the bars for the chosen model.
+REFERENCE_IS = 8.2
+TARGETS = {"inception_score_min": 9.3, "confident_min": 0.93, "class_min": 0.08, "class_max": 0.12,
+           "fid_max_times_baseline": 5.0, "train_cpu_minutes_max": 60.0}
+GRID_STEPS = (0, 500, 1000, 2000, 5000, 10000)
+
+
+def write_json(obj, path):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+def first_reaching(evaluations, inception_score):
+    """The first evaluation whose Inception Score reaches the given value, or None."""
+    return next((row for row in evaluations if row["inception_score"] >= inception_score), None)
+
+
+def summarize(log, baseline):
+    """Final scores of one run, its cost, and whether each target is met."""
+    final = log["evaluations"][-1]
+    reached = first_reaching(log["evaluations"], REFERENCE_IS)
+    summary = {
+        "arch": log["config"]["arch"],
+        "ema": log["config"]["ema"],
+        "epochs": log["config"]["n_epochs"],
+        "steps": final["step"],
+        "train_cpu_minutes": final["train_cpu_seconds"] / 60,
+        "final": {k: final[k] for k in ("inception_score", "fid", "confident", "class_min",
+                                        "class_max", "class_fractions")},
+        "fid_times_baseline": final["fid"] / baseline["fid"],
+        f"cpu_minutes_to_is_{REFERENCE_IS}": reached and reached["train_cpu_seconds"] / 60,
+        f"step_to_is_{REFERENCE_IS}": reached and reached["step"],
+    }
+    summary["targets_met"] = {
+        "inception_score": final["inception_score"] >= TARGETS["inception_score_min"],
+        "confident": final["confident"] >= TARGETS["confident_min"],
+        "class_balance": TARGETS["class_min"] <= final["class_min"] and final["class_max"] <= TARGETS["class_max"],
+        "fid": summary["fid_times_baseline"] <= TARGETS["fid_max_times_baseline"],
+        "cpu_budget": summary["train_cpu_minutes"] <= TARGETS["train_cpu_minutes_max"],
+    }
+    if "raw" in final:  # with --ema: the same scores for the raw (non-averaged) generator
+        raw_reached = next((row for row in log["evaluations"]
+                            if row["raw"]["inception_score"] >= REFERENCE_IS), None)
+        summary["raw_generator"] = {
+            "final": {k: final["raw"][k] for k in ("inception_score", "fid", "confident",
+                                                   "class_min", "class_max")},
+            f"cpu_minutes_to_is_{REFERENCE_IS}": raw_reached and raw_reached["train_cpu_seconds"] / 60,
+        }
+    return summary
+
+
+def collect(runs, eval_samples=10000):
+    """Copy run logs and grids into the repository and write the comparison table."""
+    from gan_metrics import Scorer  # needs MNIST and the classifier; `figures` does not
+    from mnist_data import DEFAULT_ROOT, prepare_mnist
+
+    baseline = Scorer(prepare_mnist(DEFAULT_ROOT)).real_data_baseline(n=eval_samples)
+    write_json(baseline, RESULTS / "real_baseline.json")
+    comparison = {"reference_inception_score": REFERENCE_IS, "targets": TARGETS,
+                  "real_baseline": baseline, "runs": {}}
+    for name, run_dir in runs:
+        log = json.loads((run_dir / "log.json").read_text())
+        write_json(log, RESULTS / f"gan_{name}.json")
+        grids = FIGURES / "training_grids"
+        grids.mkdir(parents=True, exist_ok=True)
+        last = log["evaluations"][-1]["step"]
+        for step in (*GRID_STEPS, last):
+            source = run_dir / "samples" / f"step_{step:07d}.png"
+            if source.is_file():
+                shutil.copyfile(source, grids / f"{name}_step_{step:07d}.png")
+        comparison["runs"][name] = summarize(log, baseline)
+    template = comparison["runs"].get("mlp")
+    for summary in comparison["runs"].values():
+        key = f"cpu_minutes_to_is_{REFERENCE_IS}"
+        if template and template[key] and summary[key]:
+            summary["time_to_reference_vs_template"] = summary[key] / template[key]
+    write_json(comparison, RESULTS / "gan_comparison.json")
+    return comparison
+
+
+def load_runs():
+    """Every collected run log, by name, in the order they were collected."""
+    comparison = json.loads((RESULTS / "gan_comparison.json").read_text())
+    return {name: json.loads((RESULTS / f"gan_{name}.json").read_text()) for name in comparison["runs"]}
+
+
+def label_of(log):
+    config = log["config"]
+    label = "template MLP" if config["arch"] == "mlp" else config["arch"].upper()
+    return label + (f" + EMA {config['ema']}" if config["ema"] else "")
+
+
+def plot_metrics(runs, baseline, path=None):
+    """IS, FID, confident share and class range over training CPU minutes, one line per run."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11, 7), tight_layout=True)
+    axes = fig.subplots(2, 2)
+    panels = [("inception_score", "Inception Score", axes[0, 0]), ("fid", "FID (log scale)", axes[0, 1]),
+              ("confident", "share with p > 0.9", axes[1, 0]), ("class_min", "class share", axes[1, 1])]
+    for name, log in runs.items():
+        rows = log["evaluations"][1:]  # skip step 0: an untrained G
+        minutes = [row["train_cpu_seconds"] / 60 for row in rows]
+        for key, title, ax in panels:
+            line, = ax.plot(minutes, [row[key] for row in rows], label=label_of(log))
+            if key == "class_min":
+                ax.plot(minutes, [row["class_max"] for row in rows], color=line.get_color(), ls="--")
+    for key, title, ax in panels:
+        ax.set_title(title)
+        ax.set_xlabel("training CPU minutes (1 thread)")
+        if key != "class_min":
+            ax.axhline(baseline[key], color="gray", ls=":", label="real data")
+    axes[0, 0].axhline(REFERENCE_IS, color="black", lw=0.8, ls="-.", label=f"IS {REFERENCE_IS}")
+    axes[0, 1].set_yscale("log")
+    axes[1, 1].set_title("smallest (solid) and largest (dashed) class share")
+    axes[1, 1].axhspan(TARGETS["class_min"], TARGETS["class_max"], color="green", alpha=0.1)
+    axes[0, 0].legend()
+    if path is not None:
+        fig.savefig(path, dpi=100)
+    return fig
+
+
+def plot_losses(runs, path=None):
+    """Discriminator and generator losses of each run over its generator updates."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11, 3.5), tight_layout=True)
+    axes = fig.subplots(1, len(runs), squeeze=False)[0]
+    for ax, log in zip(axes, runs.values()):
+        steps = [row["step"] for row in log["losses"]]
+        ax.plot(steps, [row["loss_d"] for row in log["losses"]], label="D loss")
+        ax.plot(steps, [row["loss_g"] for row in log["losses"]], label="G loss (non-saturating)")
+        ax.set_title(label_of(log))
+        ax.set_xlabel("generator update")
+        ax.legend()
+    if path is not None:
+        fig.savefig(path, dpi=100)
+    return fig
+
+
+def comparison_rows(comparison):
+    """The comparison as rows of strings: a header then one row per run and the real data."""
+    key = f"cpu_minutes_to_is_{REFERENCE_IS}"
+    rows = [["model", "IS", "FID", "p>0.9", "classes", "CPU min", f"min to IS {REFERENCE_IS}"]]
+    for name, s in comparison["runs"].items():
+        f = s["final"]
+        rows.append([label_of({"config": {"arch": s["arch"], "ema": s["ema"]}}),
+                     f"{f['inception_score']:.2f}", f"{f['fid']:.2f}", f"{f['confident']:.1%}",
+                     f"{f['class_min']:.1%}-{f['class_max']:.1%}", f"{s['train_cpu_minutes']:.1f}",
+                     "not reached" if s[key] is None else f"{s[key]:.1f}"])
+    b = comparison["real_baseline"]
+    rows.append(["real data (train vs test)", f"{b['inception_score']:.2f}", f"{b['fid']:.2f}",
+                 f"{b['confident']:.1%}", f"{b['class_min']:.1%}-{b['class_max']:.1%}", "", ""])
+    return rows
+
+
+def format_table(rows):
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in rows)
+
+
+def figures():
+    """Redraw every committed figure from the committed JSON files."""
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    runs = load_runs()
+    comparison = json.loads((RESULTS / "gan_comparison.json").read_text())
+    plot_metrics(runs, comparison["real_baseline"], FIGURES / "gan_metrics_over_training.png")
+    plot_losses(runs, FIGURES / "gan_losses.png")
+    (RESULTS / "gan_comparison.txt").write_text(format_table(comparison_rows(comparison)) + "\n")
+
+
+def parse_run(text):
+    name, sep, folder = text.partition("=")
+    if not sep or not name or not Path(folder, "log.json").is_file():
+        raise argparse.ArgumentTypeError(f"expected NAME=FOLDER with FOLDER/log.json, got {text!r}")
+    return name, Path(folder)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    collect_parser = commands.add_parser("collect", help="copy run logs and grids, score real data",
+                                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    collect_parser.add_argument("--run", type=parse_run, action="append", required=True,
+                                help="NAME=FOLDER of a finished my_gan.py run (repeat; mlp = template)")
+    collect_parser.add_argument("--eval_samples", type=int, default=10000,
+                                help="training images scored for the real-data baseline")
+    commands.add_parser("figures", help="redraw the figures from results/*.json")
+    args = parser.parse_args(argv)
+    if args.command == "collect":
+        if args.eval_samples < 2:
+            parser.error("--eval_samples must be at least 2")
+        collect(args.run, args.eval_samples)
+    figures()
+    print(format_table(comparison_rows(json.loads((RESULTS / "gan_comparison.json").read_text()))))
+
+
+if __name__ == "__main__":
+    main()
