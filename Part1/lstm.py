@@ -30,9 +30,15 @@ from torch import nn
 
 def lstm_reference(x, W_x, W_h, b):
     """Equations (1)-(6), plainly. x: (batch, T, input_dim). Returns h_T: (batch, hidden)."""
+    return lstm_states(x, W_x, W_h, b)[-1]
+
+
+def lstm_states(x, W_x, W_h, b):
+    """The hidden states [h_1, ..., h_T] of equations (1)-(6), each (batch, hidden)."""
     batch, hidden = x.shape[0], W_h.shape[0]
     h = x.new_zeros(batch, hidden)
     c = x.new_zeros(batch, hidden)
+    states = []
     # unbind hands out every step at once; indexing x[:, t] in the loop would make each
     # slice's backward allocate a gradient of the full input, so backward would cost O(T^2).
     for x_t in x.unbind(1):
@@ -43,7 +49,8 @@ def lstm_reference(x, W_x, W_h, b):
         o = torch.sigmoid(a_o)  # (4)
         c = g * i + c * f  # (5) c_t = g_t ⊙ i_t + c_{t-1} ⊙ f_t
         h = torch.tanh(c) * o  # (6) h_t = tanh(c_t) ⊙ o_t
-    return h
+        states.append(h)
+    return states
 
 
 def _tanh_(z):
@@ -172,4 +179,11 @@ class LSTM(nn.Module):
             # Without autograd (evaluation), the plain loop keeps only the current step, where
             # LSTMFunction would keep every step for a backward pass that will not come.
             h = lstm_reference(x, self.W_x, self.W_h, self.b)
+        return self.head(h)
+
+    def head(self, h):
         return h @ self.W_ph + self.b_p  # (7) p_T = W_ph h_T + b_p
+
+    def hidden_states(self, x):
+        """[h_1, ..., h_T] computed by the plain loop, for looking inside (dL/dh_t)."""
+        return lstm_states(x, self.W_x, self.W_h, self.b)

@@ -43,11 +43,20 @@ class VanillaRNN(nn.Module):
             raise ValueError(f"recurrent_init must be 'uniform' or 'orthogonal', not {recurrent_init!r}")
 
     def forward(self, x):
+        return self.head(self.hidden_states(x)[-1])
+
+    def head(self, h):
+        return h @ self.W_ph + self.b_p  # p_T = W_ph h_T + b_p
+
+    def hidden_states(self, x):
+        """[h_1, ..., h_T], each (batch, hidden)."""
         # The input's share, W_hx x_t + b_h, for all steps in one product: (batch, T, hidden).
         x_proj = torch.addmm(self.b_h, x.reshape(-1, x.shape[-1]), self.W_hx).view(*x.shape[:2], -1)
         h = x.new_zeros(x.shape[0], self.W_hh.shape[0])
         # unbind hands out every step at once; indexing x_proj[:, t] in the loop would make each
         # slice's backward allocate a gradient of the full input, so backward would cost O(T^2).
+        states = []
         for x_t in x_proj.unbind(1):
             h = torch.tanh(torch.addmm(x_t, h, self.W_hh))  # h_t = tanh(W_hx x_t + W_hh h_{t-1} + b_h)
-        return h @ self.W_ph + self.b_p  # p_T = W_ph h_T + b_p
+            states.append(h)
+        return states

@@ -1,0 +1,258 @@
+"""Part 1's experiments, from scratch, as runs of train.py's functions.
+
+    python Part1/experiments.py                              # all of them, then the figures
+    python Part1/experiments.py --only sweep                 # one of them
+    python Part1/experiments.py --quick --out_dir /tmp/p1    # tiny budgets: checks the pipeline
+
+lr_search   learning rates for each model on one length; the sweep and the rest use the best
+sweep       LSTM and RNN at several lengths, several seeds, one step budget per run
+init        forget-gate bias and orthogonal recurrent weights, compared at one length
+curriculum  one model trained on growing lengths, moving on at >= 99% validation accuracy
+gradients   ||dL/dh_t|| against t, at initialisation and after training
+
+Runs go to worker processes with one thread each. Each experiment writes one JSON file under
+--out_dir; plots.py draws the figures from those files without training anything.
+"""
+
+import argparse
+import json
+import multiprocessing
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+import plots
+import train
+from dataset import random_batch
+
+HERE = Path(__file__).resolve().parent
+EXPERIMENTS = ["lr_search", "sweep", "init", "curriculum", "gradients"]
+
+# --quick replaces these flags: the pipeline end to end in a minute or two, nothing learned.
+QUICK = {
+    "lengths": [4, 6], "seeds": [0], "steps": 40, "lr_grid": [1e-3, 1e-2], "lr_search_length": 4,
+    "init_length": 5, "curriculum_lengths": [4, 6, 8], "stage_steps": 40, "gradient_length": 8,
+    "num_hidden": 16, "batch_size": 32, "eval_size": 100, "eval_every": 10,
+}
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--only", nargs="+", choices=EXPERIMENTS, default=EXPERIMENTS, help="experiments to run, in this order")
+    parser.add_argument("--out_dir", type=Path, default=HERE / "results", help="where the JSON results go")
+    parser.add_argument("--figures_dir", type=Path, default=HERE / "figures", help="where the figures go")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel runs, one thread each")
+    parser.add_argument("--quick", action="store_true", help="tiny budgets and models, to check the pipeline")
+    parser.add_argument("--lengths", type=int, nargs="+", default=[5, 10, 15, 20, 30, 50], help="sweep: palindrome lengths T")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="sweep and init: seeds per setting")
+    parser.add_argument("--steps", type=int, default=3000, help="step budget of each sweep, init and lr_search run")
+    parser.add_argument("--lr_grid", type=float, nargs="+", default=[3e-4, 1e-3, 3e-3, 1e-2], help="lr_search: learning rates tried")
+    parser.add_argument("--lr_search_length", type=int, default=15, help="lr_search: palindrome length")
+    parser.add_argument("--init_length", type=int, default=30, help="init: palindrome length")
+    parser.add_argument("--curriculum_lengths", type=int, nargs="+", default=[10, 20, 40, 80, 160, 320, 640, 1000],
+                        help="curriculum: lengths in order")
+    parser.add_argument("--stage_steps", type=int, default=2000, help="curriculum: most steps at one length")
+    parser.add_argument("--gradient_length", type=int, default=100, help="gradients: length at initialisation")
+    parser.add_argument("--num_hidden", type=int, default=128, help="hidden units of every model")
+    parser.add_argument("--batch_size", type=int, default=128, help="batch size of every run")
+    parser.add_argument("--eval_size", type=int, default=1000, help="validation palindromes of every run")
+    parser.add_argument("--eval_every", type=int, default=50, help="steps between evaluations")
+    return parser
+
+
+def parse_args(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.quick:
+        for name, value in QUICK.items():
+            setattr(args, name, value)
+    sizes = [args.workers, args.steps, args.stage_steps, args.num_hidden, args.batch_size, args.eval_size, args.eval_every]
+    if min(sizes) < 1:
+        parser.error("--workers, --steps, --stage_steps, --num_hidden, --batch_size, --eval_size and --eval_every must be positive")
+    lengths = args.lengths + args.curriculum_lengths + [args.lr_search_length, args.init_length, args.gradient_length]
+    if min(lengths) < 2:
+        parser.error("every palindrome length must be at least 2")
+    if min(args.lr_grid) <= 0:
+        parser.error("--lr_grid must hold positive learning rates")
+    for flag, folder in (("--out_dir", args.out_dir), ("--figures_dir", args.figures_dir)):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            parser.error(f"cannot create {flag} {folder}: {error.strerror}")
+        if not os.access(folder, os.W_OK):
+            parser.error(f"cannot write to {flag} {folder}")
+    return args
+
+
+def run_config(args, **overrides):
+    """train.py's flags for one run: its defaults, this experiment's sizes, then overrides."""
+    config = train.build_parser().parse_args([])
+    config.num_hidden, config.batch_size = args.num_hidden, args.batch_size
+    config.eval_size, config.eval_every = args.eval_size, args.eval_every
+    config.target_accuracy, config.patience = 0.99, 0  # run the whole budget: curves of equal length
+    config.quiet, config.threads, config.device = True, 1, "cpu"
+    for name, value in overrides.items():
+        setattr(config, name, value)
+    return config
+
+
+def peak_memory_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def train_task(task):
+    """One training run in a worker: (labels, config) -> labels + train.py's record."""
+    labels, config = task
+    result, _ = train.train(config, progress=False)
+    return {**labels, **result}
+
+
+def run_tasks(function, tasks, workers, desc):
+    """Run tasks in `workers` fresh single-threaded processes, longest first, and return the
+    results in the tasks' order."""
+    order = sorted(range(len(tasks)), key=lambda k: -tasks[k][1].input_length * tasks[k][1].train_steps)
+    context = multiprocessing.get_context("spawn")  # fork would copy torch's thread pools
+    results = [None] * len(tasks)
+    with context.Pool(min(workers, len(tasks)), initializer=torch.set_num_threads, initargs=(1,)) as pool:
+        jobs = {k: pool.apply_async(function, (tasks[k],)) for k in order}
+        for k in tqdm(order, desc=desc, dynamic_ncols=True):
+            results[k] = jobs[k].get()
+        pool.close()
+        pool.join()
+    return results
+
+
+def best_learning_rates(out_dir):
+    """The learning rate lr_search chose for each model."""
+    path = out_dir / "lr_search.json"
+    if not path.exists():
+        sys.exit(f"experiments.py: error: {path} is missing: run --only lr_search first")
+    return json.loads(path.read_text())["best_lr"]
+
+
+def score(run):
+    """Fewer steps to 99% is better; never reaching it ranks by final accuracy."""
+    steps = run["final"]["steps_to_99"]
+    return (0, steps) if steps is not None else (1, -run["final"]["val_accuracy"])
+
+
+def lr_search(args):
+    tasks = [({"model": m, "learning_rate": lr},
+              run_config(args, model=m, learning_rate=lr, input_length=args.lr_search_length, train_steps=args.steps))
+             for m in ("lstm", "rnn") for lr in args.lr_grid]
+    runs = run_tasks(train_task, tasks, args.workers, "lr_search")
+    best = {m: min((r for r in runs if r["model"] == m), key=score)["learning_rate"] for m in ("lstm", "rnn")}
+    return {"runs": runs, "best_lr": best}
+
+
+def sweep(args):
+    lr = best_learning_rates(args.out_dir)
+    tasks = [({"model": m, "T": T, "seed": s},
+              run_config(args, model=m, input_length=T, seed=s, learning_rate=lr[m], train_steps=args.steps))
+             for m in ("lstm", "rnn") for T in args.lengths for s in args.seeds]
+    return {"learning_rate": lr, "runs": run_tasks(train_task, tasks, args.workers, "sweep")}
+
+
+INIT_VARIANTS = [
+    ("lstm", 0.0, "uniform"), ("lstm", 1.0, "uniform"), ("lstm", 0.0, "orthogonal"), ("lstm", 1.0, "orthogonal"),
+    ("rnn", 0.0, "uniform"), ("rnn", 0.0, "orthogonal"),
+]
+
+
+def init_comparison(args):
+    lr = best_learning_rates(args.out_dir)
+    tasks = [({"model": m, "forget_bias": fb, "recurrent_init": init, "seed": s},
+              run_config(args, model=m, forget_bias=fb, recurrent_init=init, input_length=args.init_length,
+                         seed=s, learning_rate=lr[m], train_steps=args.steps))
+             for m, fb, init in INIT_VARIANTS for s in args.seeds]
+    return {"T": args.init_length, "learning_rate": lr, "runs": run_tasks(train_task, tasks, args.workers, "init")}
+
+
+def curriculum_task(task):
+    """Train one model on each length in turn, moving on once validation accuracy has held
+    at >= 99% at two evaluations in a row; stop at the first length it cannot learn."""
+    labels, config = task
+    model, stages = None, []
+    for T in labels["lengths"]:
+        config.input_length = T
+        result, model = train.train(config, model=model, progress=False)
+        reached = result["final"]["val_accuracy"] >= config.target_accuracy
+        stages.append({"T": T, "reached": reached, "steps": result["final"]["step"],
+                       "seconds": result["final"]["seconds"], "val_accuracy": result["final"]["val_accuracy"],
+                       "history": result["history"], "peak_memory_mb": peak_memory_mb()})
+        if not reached:
+            break
+    longest = max((s["T"] for s in stages if s["reached"]), default=None)
+    return {**labels, "config": train.config_dict(config), "stages": stages, "longest_T": longest}
+
+
+def curriculum(args):
+    """Both models at once, each in a process of its own: its peak memory is the curriculum's."""
+    lr = best_learning_rates(args.out_dir)
+    tasks = [({"model": m, "lengths": args.curriculum_lengths},
+              run_config(args, model=m, learning_rate=lr[m], train_steps=args.stage_steps, patience=2,
+                         eval_every=min(args.eval_every, 20)))
+             for m in ("lstm", "rnn")]
+    return {"runs": run_tasks(curriculum_task, tasks, args.workers, "curriculum")}
+
+
+def hidden_state_gradients(model, inputs, labels):
+    """||dL/dh_t|| for t = 1..T, averaged over the batch (L: the summed cross-entropy, so
+    each palindrome's gradient is its own)."""
+    states = model.hidden_states(inputs)
+    loss = nn.functional.cross_entropy(model.head(states[-1]), labels, reduction="sum")
+    grads = torch.autograd.grad(loss, states)
+    return [g.norm(dim=1).mean().item() for g in grads]
+
+
+def gradient_task(task):
+    """dL/dh_t of a fresh model at a long length, and of the same model trained at a short one."""
+    labels, config = task
+    generator = torch.Generator().manual_seed(1234)
+    model = train.build_model(config)
+    inputs, targets = random_batch(256, labels["init_T"], config.input_dim == 10, generator)
+    at_init = hidden_state_gradients(model, inputs, targets)
+    result, model = train.train(config, model=model, progress=False)
+    inputs, targets = random_batch(256, config.input_length, config.input_dim == 10, generator)
+    trained = hidden_state_gradients(model, inputs, targets)
+    return {**labels, "at_init": at_init, "trained": trained, "trained_T": config.input_length,
+            "final": result["final"]}
+
+
+def gradients(args):
+    lr = best_learning_rates(args.out_dir)
+    trained_T = min(20, args.init_length)
+    tasks = [({"model": m, "forget_bias": fb, "recurrent_init": init, "init_T": args.gradient_length},
+              run_config(args, model=m, forget_bias=fb, recurrent_init=init, input_length=trained_T,
+                         learning_rate=lr[m], train_steps=args.steps, patience=2))
+             for m, fb, init in INIT_VARIANTS if init == "uniform"]
+    return {"runs": run_tasks(gradient_task, tasks, args.workers, "gradients")}
+
+
+RUNNERS = {"lr_search": lr_search, "sweep": sweep, "init": init_comparison, "curriculum": curriculum,
+           "gradients": gradients}
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    settings = train.config_dict(args)
+    started = time.perf_counter()
+    for name in args.only:
+        start = time.perf_counter()
+        result = RUNNERS[name](args)
+        result = {"experiment": name, "settings": settings, "minutes": (time.perf_counter() - start) / 60, **result}
+        train.write_json(args.out_dir / f"{name}.json", result)
+        print(f"{name}: {result['minutes']:.1f} minutes -> {args.out_dir / (name + '.json')}")
+    written = plots.draw_all(args.out_dir, args.figures_dir)
+    print(f"{len(written)} figures -> {args.figures_dir}; all in {(time.perf_counter() - started) / 60:.1f} minutes")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,211 @@
+"""Figures and tables of Part 1, drawn from the JSON files experiments.py writes.
+
+    python Part1/plots.py        # redraw every figure from Part1/results/ into Part1/figures/
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+COLORS = {"lstm": "tab:blue", "rnn": "tab:red"}
+NAMES = {"lstm": "LSTM", "rnn": "RNN"}
+
+
+def load(results_dir, name):
+    path = Path(results_dir) / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def curves(runs, key):
+    """Steps and a (runs, evaluations) array of `key` from runs with the same schedule."""
+    steps = [h["step"] for h in runs[0]["history"]]
+    return np.array(steps), np.array([[h[key] for h in r["history"]] for r in runs])
+
+
+def band(ax, runs, key, label, color):
+    """Mean over runs, with a band from the lowest to the highest."""
+    steps, values = curves(runs, key)
+    ax.plot(steps, values.mean(0), color=color, label=label)
+    ax.fill_between(steps, values.min(0), values.max(0), color=color, alpha=0.2, linewidth=0)
+
+
+def group(runs, **match):
+    return [r for r in runs if all(r[k] == v for k, v in match.items())]
+
+
+def sweep_table(sweep):
+    """One row per model and T: final accuracy over seeds and each seed's steps to 99%."""
+    rows = []
+    for model in ("lstm", "rnn"):
+        for T in sorted({r["T"] for r in sweep["runs"]}):
+            runs = group(sweep["runs"], model=model, T=T)
+            acc = [r["final"]["val_accuracy"] for r in runs]
+            rows.append({"model": model, "T": T, "mean_accuracy": float(np.mean(acc)), "min_accuracy": min(acc),
+                         "max_accuracy": max(acc), "steps_to_99": [r["final"]["steps_to_99"] for r in runs],
+                         "seeds": [r["seed"] for r in runs]})
+    return rows
+
+
+def draw_sweep(sweep, figures_dir):
+    lengths = sorted({r["T"] for r in sweep["runs"]})
+    written = []
+    for key, name, ylabel in (("val_accuracy", "sweep_accuracy", "validation accuracy"),
+                              ("loss", "sweep_loss", "training loss")):
+        cols = min(3, len(lengths))
+        rows = -(-len(lengths) // cols)
+        fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), sharey=True, squeeze=False)
+        for ax, T in zip(axes.flat, lengths):
+            for model in ("lstm", "rnn"):
+                band(ax, group(sweep["runs"], model=model, T=T), key, NAMES[model], COLORS[model])
+            ax.set_title(f"T = {T}")
+            ax.set_xlabel("step")
+            if key == "loss":
+                ax.set_yscale("log")
+        for ax in axes[:, 0]:
+            ax.set_ylabel(ylabel)
+        for ax in list(axes.flat)[len(lengths):]:
+            ax.axis("off")
+        axes[0, 0].legend()
+        fig.suptitle(f"{ylabel.capitalize()} during training: mean and min-max over {len(sweep['settings']['seeds'])} seeds")
+        written.append(save(fig, figures_dir / f"{name}.png"))
+
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    table = sweep_table(sweep)
+    for model in ("lstm", "rnn"):
+        rows = [r for r in table if r["model"] == model]
+        T = [r["T"] for r in rows]
+        mean = np.array([r["mean_accuracy"] for r in rows])
+        err = [mean - [r["min_accuracy"] for r in rows], [r["max_accuracy"] for r in rows] - mean]
+        ax.errorbar(T, mean, yerr=err, marker="o", capsize=3, color=COLORS[model], label=NAMES[model])
+    ax.axhline(0.1, color="gray", linestyle=":", label="chance")
+    ax.set_xlabel("palindrome length T")
+    ax.set_ylabel("final validation accuracy")
+    ax.set_title(f"After {sweep['settings']['steps']} steps (min-max over seeds)")
+    ax.legend()
+    written.append(save(fig, figures_dir / "sweep_final.png"))
+    return written
+
+
+def draw_lr_search(lr_search, figures_dir):
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), sharey=True)
+    for ax, model in zip(axes, ("lstm", "rnn")):
+        for run in group(lr_search["runs"], model=model):
+            steps, values = curves([run], "val_accuracy")
+            best = " (chosen)" if run["learning_rate"] == lr_search["best_lr"][model] else ""
+            ax.plot(steps, values[0], label=f"lr {run['learning_rate']:g}{best}")
+        ax.set_title(f"{NAMES[model]}, T = {lr_search['settings']['lr_search_length']}")
+        ax.set_xlabel("step")
+        ax.legend(fontsize=8)
+    axes[0].set_ylabel("validation accuracy")
+    return [save(fig, figures_dir / "lr_search.png")]
+
+
+def draw_init(init, figures_dir):
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), sharey=True)
+    variants = sorted({(r["model"], r["forget_bias"], r["recurrent_init"]) for r in init["runs"]})
+    for (model, forget_bias, recurrent_init), color in zip(variants, plt.cm.tab10.colors):
+        ax = axes[0 if model == "lstm" else 1]
+        label = f"{recurrent_init} W_h" + (f", forget bias {forget_bias:g}" if model == "lstm" else "")
+        band(ax, group(init["runs"], model=model, forget_bias=forget_bias, recurrent_init=recurrent_init),
+             "val_accuracy", label, color)
+    for ax, model in zip(axes, ("lstm", "rnn")):
+        ax.set_title(f"{NAMES[model]}, T = {init['T']}")
+        ax.set_xlabel("step")
+        ax.legend(fontsize=8)
+    axes[0].set_ylabel("validation accuracy")
+    return [save(fig, figures_dir / "init.png")]
+
+
+def draw_curriculum(curriculum, figures_dir):
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    for run in curriculum["runs"]:
+        offset, color = 0, COLORS[run["model"]]
+        for k, stage in enumerate(run["stages"]):
+            steps = [offset + h["step"] for h in stage["history"]]
+            axes[0].plot(steps, [h["val_accuracy"] for h in stage["history"]], color=color,
+                         label=f"{NAMES[run['model']]} (longest learned: T = {run['longest_T'] or 'none'})" if k == 0 else None)
+            axes[0].annotate(str(stage["T"]), (steps[-1], stage["val_accuracy"]), fontsize=7, color=color,
+                             xytext=(0, 4 if run["model"] == "lstm" else -10), textcoords="offset points", ha="center")
+            offset = steps[-1]
+    axes[0].set_xlabel("training step (all stages)")
+    axes[0].set_ylabel("validation accuracy")
+    axes[0].set_title("Curriculum: accuracy at the current length T")
+    axes[0].legend(fontsize=8)
+    width = 0.4
+    for k, run in enumerate(curriculum["runs"]):
+        stages = run["stages"]
+        x = np.arange(len(stages)) + (k - 0.5) * width
+        axes[1].bar(x, [s["seconds"] / 60 for s in stages], width, color=COLORS[run["model"]],
+                    label=NAMES[run["model"]], hatch=None)
+        for xi, s in zip(x, stages):
+            axes[1].annotate(f"{s['steps']}", (xi, s["seconds"] / 60), fontsize=6, ha="center",
+                             xytext=(0, 2), textcoords="offset points")
+    longest = max(curriculum["runs"], key=lambda r: len(r["stages"]))
+    axes[1].set_xticks(np.arange(len(longest["stages"])), [str(s["T"]) for s in longest["stages"]])
+    axes[1].set_xlabel("stage length T")
+    axes[1].set_ylabel("minutes (one CPU thread)")
+    axes[1].set_title("Time per stage (numbers: steps)")
+    axes[1].legend(fontsize=8)
+    return [save(fig, figures_dir / "curriculum.png")]
+
+
+def draw_gradients(gradients, figures_dir):
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    for run, color in zip(gradients["runs"], plt.cm.tab10.colors):
+        label = NAMES[run["model"]] + (f", forget bias {run['forget_bias']:g}" if run["model"] == "lstm" else "")
+        for ax, key in zip(axes, ("at_init", "trained")):
+            values = run[key]
+            ax.semilogy(range(1, len(values) + 1), values, color=color, label=label)
+    axes[0].set_title(f"At initialisation, T = {len(gradients['runs'][0]['at_init'])}")
+    axes[1].set_title(f"After training at T = {gradients['runs'][0]['trained_T']}")
+    for ax in axes:
+        ax.set_xlabel("step t of the sequence")
+        ax.legend(fontsize=8)
+    axes[0].set_ylabel("||dL / dh_t|| (mean over 256 palindromes)")
+    return [save(fig, figures_dir / "gradients.png")]
+
+
+def save(fig, path):
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+DRAWERS = {"sweep": draw_sweep, "lr_search": draw_lr_search, "init": draw_init,
+           "curriculum": draw_curriculum, "gradients": draw_gradients}
+
+
+def draw_all(results_dir=HERE / "results", figures_dir=HERE / "figures"):
+    """Draw the figure of every results file present; return the paths written."""
+    figures_dir = Path(figures_dir)
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, draw in DRAWERS.items():
+        data = load(results_dir, name)
+        if data is not None:
+            written += draw(data, figures_dir)
+    return written
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--results_dir", type=Path, default=HERE / "results", help="JSON files from experiments.py")
+    parser.add_argument("--figures_dir", type=Path, default=HERE / "figures", help="where the PNG files go")
+    args = parser.parse_args(argv)
+    if not args.results_dir.is_dir():
+        parser.error(f"--results_dir {args.results_dir} is not a folder")
+    for path in draw_all(args.results_dir, args.figures_dir):
+        print(path)
+
+
+if __name__ == "__main__":
+    main()
