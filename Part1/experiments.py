@@ -36,7 +36,7 @@ EXPERIMENTS = ["lr_search", "sweep", "init", "curriculum", "gradients"]
 
 # --quick replaces these flags: the pipeline end to end in a minute or two, nothing learned.
 QUICK = {
-    "lengths": [4, 6], "seeds": [0], "steps": 40, "lr_grid": [1e-3, 1e-2], "lr_search_length": 4,
+    "lengths": [4, 6], "seeds": [0], "init_seeds": [0], "steps": 40, "lr_grid": [1e-3, 1e-2], "lr_search_length": 4,
     "init_length": 5, "curriculum_lengths": [4, 6, 8], "stage_steps": 40, "gradient_length": 8,
     "num_hidden": 16, "batch_size": 32, "eval_size": 100, "eval_every": 10,
 }
@@ -51,8 +51,11 @@ def build_parser():
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel runs, one thread each")
     parser.add_argument("--quick", action="store_true", help="tiny budgets and models, to check the pipeline")
     parser.add_argument("--lengths", type=int, nargs="+", default=[5, 10, 15, 20, 30, 50], help="sweep: palindrome lengths T")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="sweep and init: seeds per setting")
-    parser.add_argument("--steps", type=int, default=3000, help="step budget of each sweep, init and lr_search run")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="sweep: seeds per setting")
+    parser.add_argument("--init_seeds", type=int, nargs="+", default=[0, 1], help="init: seeds per setting")
+    parser.add_argument("--steps", type=int, default=1500, help="step budget of each sweep, init and lr_search run")
+    parser.add_argument("--input_dim", type=int, choices=[1, 10], default=10,
+                        help="1: digits fed as values; 10: one-hot")
     parser.add_argument("--lr_grid", type=float, nargs="+", default=[3e-4, 1e-3, 3e-3, 1e-2], help="lr_search: learning rates tried")
     parser.add_argument("--lr_search_length", type=int, default=15, help="lr_search: palindrome length")
     parser.add_argument("--init_length", type=int, default=30, help="init: palindrome length")
@@ -97,7 +100,7 @@ def run_config(args, **overrides):
     config.num_hidden, config.batch_size = args.num_hidden, args.batch_size
     config.eval_size, config.eval_every = args.eval_size, args.eval_every
     config.target_accuracy, config.patience = 0.99, 0  # run the whole budget: curves of equal length
-    config.quiet, config.threads, config.device = True, 1, "cpu"
+    config.quiet, config.threads, config.device, config.input_dim = True, 1, "cpu", args.input_dim
     for name, value in overrides.items():
         setattr(config, name, value)
     return config
@@ -171,7 +174,7 @@ def init_comparison(args):
     tasks = [({"model": m, "forget_bias": fb, "recurrent_init": init, "seed": s},
               run_config(args, model=m, forget_bias=fb, recurrent_init=init, input_length=args.init_length,
                          seed=s, learning_rate=lr[m], train_steps=args.steps))
-             for m, fb, init in INIT_VARIANTS for s in args.seeds]
+             for m, fb, init in INIT_VARIANTS for s in args.init_seeds]
     return {"T": args.init_length, "learning_rate": lr, "runs": run_tasks(train_task, tasks, args.workers, "init")}
 
 

@@ -27,11 +27,11 @@ def test_quick_pipeline_writes_results_and_figures(tmp_path):
     assert all(len(r["at_init"]) == 8 for r in gradients["runs"])
     names = sorted(p.name for p in figures.iterdir())
     assert names == sorted(["sweep_accuracy.png", "sweep_loss.png", "sweep_final.png", "lr_search.png",
-                            "init.png", "curriculum.png", "gradients.png"])
+                            "init.png", "curriculum.png", "gradients.png", "summary.md"])
     # Figures are drawn from the files alone: again, without training.
     for p in figures.iterdir():
         p.unlink()
-    assert len(plots.draw_all(results, figures)) == 7
+    assert len(plots.draw_all(results, figures)) == 8  # seven figures and summary.md
 
 
 def test_sweep_needs_the_learning_rate_search_first(tmp_path):
