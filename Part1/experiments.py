@@ -38,7 +38,7 @@ EXPERIMENTS = ["lr_search", "sweep", "init", "curriculum", "gradients"]
 QUICK = {
     "lengths": [4, 6], "seeds": [0], "init_seeds": [0], "steps": 40, "lr_grid": [1e-3, 1e-2], "lr_search_length": 4,
     "init_length": 5, "curriculum_lengths": [4, 6, 8], "stage_steps": 40, "gradient_length": 8,
-    "num_hidden": 16, "batch_size": 32, "eval_size": 100, "eval_every": 10,
+    "num_hidden": 16, "batch_size": 32, "curriculum_batch_size": 32, "eval_size": 100, "eval_every": 10,
 }
 
 
@@ -61,7 +61,10 @@ def build_parser():
     parser.add_argument("--init_length", type=int, default=30, help="init: palindrome length")
     parser.add_argument("--curriculum_lengths", type=int, nargs="+", default=[10, 20, 40, 80, 160, 320, 640, 1000],
                         help="curriculum: lengths in order")
-    parser.add_argument("--stage_steps", type=int, default=2000, help="curriculum: most steps at one length")
+    parser.add_argument("--stage_steps", type=int, default=1500, help="curriculum: most steps at one length")
+    parser.add_argument("--curriculum_lr", type=float, default=1e-3, help="curriculum: learning rate of both models")
+    parser.add_argument("--curriculum_batch_size", type=int, default=64,
+                        help="curriculum: batch size (smaller than the rest: a step at T=1000 is long)")
     parser.add_argument("--gradient_length", type=int, default=100, help="gradients: length at initialisation")
     parser.add_argument("--num_hidden", type=int, default=128, help="hidden units of every model")
     parser.add_argument("--batch_size", type=int, default=128, help="batch size of every run")
@@ -76,14 +79,16 @@ def parse_args(argv=None):
     if args.quick:
         for name, value in QUICK.items():
             setattr(args, name, value)
-    sizes = [args.workers, args.steps, args.stage_steps, args.num_hidden, args.batch_size, args.eval_size, args.eval_every]
+    sizes = [args.workers, args.steps, args.stage_steps, args.num_hidden, args.batch_size, args.curriculum_batch_size,
+             args.eval_size, args.eval_every]
     if min(sizes) < 1:
-        parser.error("--workers, --steps, --stage_steps, --num_hidden, --batch_size, --eval_size and --eval_every must be positive")
+        parser.error("--workers, --steps, --stage_steps, --num_hidden, --batch_size, --curriculum_batch_size, "
+                     "--eval_size and --eval_every must be positive")
     lengths = args.lengths + args.curriculum_lengths + [args.lr_search_length, args.init_length, args.gradient_length]
     if min(lengths) < 2:
         parser.error("every palindrome length must be at least 2")
-    if min(args.lr_grid) <= 0:
-        parser.error("--lr_grid must hold positive learning rates")
+    if min(args.lr_grid) <= 0 or args.curriculum_lr <= 0:
+        parser.error("--lr_grid and --curriculum_lr must be positive learning rates")
     for flag, folder in (("--out_dir", args.out_dir), ("--figures_dir", args.figures_dir)):
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -117,19 +122,19 @@ def train_task(task):
     return {**labels, **result}
 
 
-def run_tasks(function, tasks, workers, desc):
-    """Run tasks in `workers` fresh single-threaded processes, longest first, and return the
-    results in the tasks' order."""
+def submit(pool, function, tasks):
+    """Queue tasks on the pool, longest first; returns their pending results in order."""
     order = sorted(range(len(tasks)), key=lambda k: -tasks[k][1].input_length * tasks[k][1].train_steps)
-    context = multiprocessing.get_context("spawn")  # fork would copy torch's thread pools
-    results = [None] * len(tasks)
-    with context.Pool(min(workers, len(tasks)), initializer=torch.set_num_threads, initargs=(1,)) as pool:
-        jobs = {k: pool.apply_async(function, (tasks[k],)) for k in order}
-        for k in tqdm(order, desc=desc, dynamic_ncols=True):
-            results[k] = jobs[k].get()
-        pool.close()
-        pool.join()
-    return results
+    jobs = {k: pool.apply_async(function, (tasks[k],)) for k in order}
+    return [jobs[k] for k in range(len(tasks))]
+
+
+def collect(jobs, desc):
+    return [job.get() for job in tqdm(jobs, desc=desc, dynamic_ncols=True)]
+
+
+def run_tasks(pool, function, tasks, desc):
+    return collect(submit(pool, function, tasks), desc)
 
 
 def best_learning_rates(out_dir):
@@ -146,21 +151,21 @@ def score(run):
     return (0, steps) if steps is not None else (1, -run["final"]["val_accuracy"])
 
 
-def lr_search(args):
+def lr_search(args, pool):
     tasks = [({"model": m, "learning_rate": lr},
               run_config(args, model=m, learning_rate=lr, input_length=args.lr_search_length, train_steps=args.steps))
              for m in ("lstm", "rnn") for lr in args.lr_grid]
-    runs = run_tasks(train_task, tasks, args.workers, "lr_search")
+    runs = run_tasks(pool, train_task, tasks, "lr_search")
     best = {m: min((r for r in runs if r["model"] == m), key=score)["learning_rate"] for m in ("lstm", "rnn")}
     return {"runs": runs, "best_lr": best}
 
 
-def sweep(args):
+def sweep(args, pool):
     lr = best_learning_rates(args.out_dir)
     tasks = [({"model": m, "T": T, "seed": s},
               run_config(args, model=m, input_length=T, seed=s, learning_rate=lr[m], train_steps=args.steps))
              for m in ("lstm", "rnn") for T in args.lengths for s in args.seeds]
-    return {"learning_rate": lr, "runs": run_tasks(train_task, tasks, args.workers, "sweep")}
+    return {"learning_rate": lr, "runs": run_tasks(pool, train_task, tasks, "sweep")}
 
 
 INIT_VARIANTS = [
@@ -169,13 +174,13 @@ INIT_VARIANTS = [
 ]
 
 
-def init_comparison(args):
+def init_comparison(args, pool):
     lr = best_learning_rates(args.out_dir)
     tasks = [({"model": m, "forget_bias": fb, "recurrent_init": init, "seed": s},
               run_config(args, model=m, forget_bias=fb, recurrent_init=init, input_length=args.init_length,
                          seed=s, learning_rate=lr[m], train_steps=args.steps))
              for m, fb, init in INIT_VARIANTS for s in args.init_seeds]
-    return {"T": args.init_length, "learning_rate": lr, "runs": run_tasks(train_task, tasks, args.workers, "init")}
+    return {"T": args.init_length, "learning_rate": lr, "runs": run_tasks(pool, train_task, tasks, "init")}
 
 
 def curriculum_task(task):
@@ -196,14 +201,16 @@ def curriculum_task(task):
     return {**labels, "config": train.config_dict(config), "stages": stages, "longest_T": longest}
 
 
-def curriculum(args):
-    """Both models at once, each in a process of its own: its peak memory is the curriculum's."""
-    lr = best_learning_rates(args.out_dir)
+def curriculum(args, pool):
+    """Queued before anything else, so that each model's curriculum starts in a fresh process
+    (its peak memory is the curriculum's own) and the LSTM's, the longest task of all, runs
+    while the other experiments share the remaining workers."""
     tasks = [({"model": m, "lengths": args.curriculum_lengths},
-              run_config(args, model=m, learning_rate=lr[m], train_steps=args.stage_steps, patience=2,
-                         eval_every=min(args.eval_every, 20)))
+              run_config(args, model=m, learning_rate=args.curriculum_lr, batch_size=args.curriculum_batch_size,
+                         train_steps=args.stage_steps, patience=2, eval_every=min(args.eval_every, 20)))
              for m in ("lstm", "rnn")]
-    return {"runs": run_tasks(curriculum_task, tasks, args.workers, "curriculum")}
+    jobs = submit(pool, curriculum_task, tasks)
+    return lambda: {"runs": collect(jobs, "curriculum")}
 
 
 def hidden_state_gradients(model, inputs, labels):
@@ -229,14 +236,14 @@ def gradient_task(task):
             "final": result["final"]}
 
 
-def gradients(args):
+def gradients(args, pool):
     lr = best_learning_rates(args.out_dir)
     trained_T = min(20, args.init_length)
     tasks = [({"model": m, "forget_bias": fb, "recurrent_init": init, "init_T": args.gradient_length},
               run_config(args, model=m, forget_bias=fb, recurrent_init=init, input_length=trained_T,
                          learning_rate=lr[m], train_steps=args.steps, patience=2))
              for m, fb, init in INIT_VARIANTS if init == "uniform"]
-    return {"runs": run_tasks(gradient_task, tasks, args.workers, "gradients")}
+    return {"runs": run_tasks(pool, gradient_task, tasks, "gradients")}
 
 
 RUNNERS = {"lr_search": lr_search, "sweep": sweep, "init": init_comparison, "curriculum": curriculum,
@@ -247,12 +254,23 @@ def main(argv=None):
     args = parse_args(argv)
     settings = train.config_dict(args)
     started = time.perf_counter()
-    for name in args.only:
-        start = time.perf_counter()
-        result = RUNNERS[name](args)
+
+    def finish(name, result, start):
         result = {"experiment": name, "settings": settings, "minutes": (time.perf_counter() - start) / 60, **result}
         train.write_json(args.out_dir / f"{name}.json", result)
         print(f"{name}: {result['minutes']:.1f} minutes -> {args.out_dir / (name + '.json')}")
+
+    context = multiprocessing.get_context("spawn")  # fork would copy torch's thread pools
+    with context.Pool(args.workers, initializer=torch.set_num_threads, initargs=(1,)) as pool:
+        pending = curriculum(args, pool) if "curriculum" in args.only else None
+        for name in args.only:
+            if name != "curriculum":
+                start = time.perf_counter()
+                finish(name, RUNNERS[name](args, pool), start)
+        if pending is not None:
+            finish("curriculum", pending(), started)
+        pool.close()
+        pool.join()
     written = plots.draw_all(args.out_dir, args.figures_dir)
     print(f"{len(written)} figures -> {args.figures_dir}; all in {(time.perf_counter() - started) / 60:.1f} minutes")
 

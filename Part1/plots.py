@@ -180,53 +180,65 @@ def steps_text(steps, budget):
     return " / ".join(str(s) if s is not None else f">{budget}" for s in steps)
 
 
+def lr_search_markdown(lr_search):
+    budget = lr_search["settings"]["steps"]
+    lines = [f"### Learning-rate search (T = {lr_search['settings']['lr_search_length']}, seed 0)\n",
+             "| model | learning rate | final accuracy | steps to 99% |", "|---|---|---|---|"]
+    for r in lr_search["runs"]:
+        chosen = " (chosen)" if r["learning_rate"] == lr_search["best_lr"][r["model"]] else ""
+        lines.append(f"| {NAMES[r['model']]} | {r['learning_rate']:g}{chosen} | {percent(r['final']['val_accuracy'])} "
+                     f"| {steps_text([r['final']['steps_to_99']], budget)} |")
+    return "\n".join(lines)
+
+
+def sweep_markdown(sweep):
+    budget = sweep["settings"]["steps"]
+    lines = [f"### Length sweep ({budget} steps per run, seeds {sweep['settings']['seeds']})\n",
+             "| model | T | final accuracy, mean (min-max) | steps to 99%, per seed |", "|---|---|---|---|"]
+    for row in sweep_table(sweep):
+        lines.append(f"| {NAMES[row['model']]} | {row['T']} | {percent(row['mean_accuracy'])} "
+                     f"({percent(row['min_accuracy'])}-{percent(row['max_accuracy'])}) "
+                     f"| {steps_text(row['steps_to_99'], budget)} |")
+    return "\n".join(lines)
+
+
+def init_markdown(init):
+    budget = init["settings"]["steps"]
+    lines = [f"### Initialisation (T = {init['T']}, {budget} steps, seeds {init['settings']['init_seeds']})\n",
+             "| model | recurrent weights | forget bias | final accuracy, mean | steps to 99%, per seed |",
+             "|---|---|---|---|---|"]
+    for model, forget_bias, recurrent_init in sorted({(r["model"], r["forget_bias"], r["recurrent_init"])
+                                                     for r in init["runs"]}):
+        runs = group(init["runs"], model=model, forget_bias=forget_bias, recurrent_init=recurrent_init)
+        mean = np.mean([r["final"]["val_accuracy"] for r in runs])
+        bias = f"{forget_bias:g}" if model == "lstm" else "-"
+        lines.append(f"| {NAMES[model]} | {recurrent_init} | {bias} | {percent(mean)} "
+                     f"| {steps_text([r['final']['steps_to_99'] for r in runs], budget)} |")
+    return "\n".join(lines)
+
+
+def curriculum_markdown(curriculum):
+    lines = [f"### Curriculum (at most {curriculum['settings']['stage_steps']} steps per length)\n",
+             "| model | T | reached 99% | steps | minutes | validation accuracy | peak memory (MB) |",
+             "|---|---|---|---|---|---|---|"]
+    for run in curriculum["runs"]:
+        for s in run["stages"]:
+            lines.append(f"| {NAMES[run['model']]} | {s['T']} | {'yes' if s['reached'] else 'no'} | {s['steps']} "
+                         f"| {s['seconds'] / 60:.1f} | {percent(s['val_accuracy'])} | {s['peak_memory_mb']:.0f} |")
+    for run in curriculum["runs"]:
+        lines.append(f"\n{NAMES[run['model']]}: longest length learned T = {run['longest_T'] or 'none'}, "
+                     f"{sum(s['seconds'] for s in run['stages']) / 60:.1f} minutes in all.")
+    return "\n".join(lines)
+
+
+MARKDOWN = {"lr_search": lr_search_markdown, "sweep": sweep_markdown, "init": init_markdown,
+            "curriculum": curriculum_markdown}
+
+
 def summary_markdown(results_dir):
     """Markdown tables of every results file present: the numbers report.md quotes."""
-    parts = []
-    lr_search = load(results_dir, "lr_search")
-    if lr_search:
-        budget = lr_search["settings"]["steps"]
-        parts.append(f"### Learning-rate search (T = {lr_search['settings']['lr_search_length']}, seed 0)\n\n"
-                     "| model | learning rate | final accuracy | steps to 99% |\n|---|---|---|---|")
-        for r in lr_search["runs"]:
-            chosen = " (chosen)" if r["learning_rate"] == lr_search["best_lr"][r["model"]] else ""
-            parts.append(f"| {NAMES[r['model']]} | {r['learning_rate']:g}{chosen} | {percent(r['final']['val_accuracy'])} "
-                         f"| {steps_text([r['final']['steps_to_99']], budget)} |")
-    sweep = load(results_dir, "sweep")
-    if sweep:
-        budget = sweep["settings"]["steps"]
-        parts.append(f"\n### Length sweep ({budget} steps per run, seeds {sweep['settings']['seeds']})\n\n"
-                     "| model | T | final accuracy, mean (min-max) | steps to 99%, per seed |\n|---|---|---|---|")
-        for row in sweep_table(sweep):
-            parts.append(f"| {NAMES[row['model']]} | {row['T']} | {percent(row['mean_accuracy'])} "
-                         f"({percent(row['min_accuracy'])}-{percent(row['max_accuracy'])}) "
-                         f"| {steps_text(row['steps_to_99'], budget)} |")
-    init = load(results_dir, "init")
-    if init:
-        budget = init["settings"]["steps"]
-        parts.append(f"\n### Initialisation (T = {init['T']}, {budget} steps, seeds {init['settings']['init_seeds']})\n\n"
-                     "| model | recurrent weights | forget bias | final accuracy, mean | steps to 99%, per seed |\n"
-                     "|---|---|---|---|---|")
-        for model, forget_bias, recurrent_init in sorted({(r["model"], r["forget_bias"], r["recurrent_init"])
-                                                         for r in init["runs"]}):
-            runs = group(init["runs"], model=model, forget_bias=forget_bias, recurrent_init=recurrent_init)
-            mean = np.mean([r["final"]["val_accuracy"] for r in runs])
-            bias = f"{forget_bias:g}" if model == "lstm" else "-"
-            parts.append(f"| {NAMES[model]} | {recurrent_init} | {bias} | {percent(mean)} "
-                         f"| {steps_text([r['final']['steps_to_99'] for r in runs], budget)} |")
-    curriculum = load(results_dir, "curriculum")
-    if curriculum:
-        parts.append(f"\n### Curriculum (at most {curriculum['settings']['stage_steps']} steps per length)\n\n"
-                     "| model | T | reached 99% | steps | minutes | validation accuracy | peak memory (MB) |\n"
-                     "|---|---|---|---|---|---|---|")
-        for run in curriculum["runs"]:
-            for s in run["stages"]:
-                parts.append(f"| {NAMES[run['model']]} | {s['T']} | {'yes' if s['reached'] else 'no'} | {s['steps']} "
-                             f"| {s['seconds'] / 60:.1f} | {percent(s['val_accuracy'])} | {s['peak_memory_mb']:.0f} |")
-        for run in curriculum["runs"]:
-            parts.append(f"\n{NAMES[run['model']]}: longest length learned T = {run['longest_T'] or 'none'}, "
-                         f"{sum(s['seconds'] for s in run['stages']) / 60:.1f} minutes in all.")
-    return "\n".join(parts) + "\n"
+    tables = [table(data) for name, table in MARKDOWN.items() if (data := load(results_dir, name))]
+    return "\n\n".join(tables) + "\n"
 
 
 def save(fig, path):
