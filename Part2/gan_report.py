@@ -1,12 +1,13 @@
 """Results of the GAN runs: collect them from training folders, compare them, draw them.
 
-    python Part2/gan_report.py collect --run mlp=Part2/runs/mlp --run dcgan=Part2/runs/dcgan
+    python Part2/gan_report.py collect --run mlp=Part2/runs/mlp --run dcgan=Part2/runs/dcgan --chosen dcgan
     python Part2/gan_report.py figures
 
 `collect` copies each run's log.json to results/gan_<name>.json and a few of its sample grids
-to figures/training_grids/, scores real MNIST training images against the test set as a
-baseline, and writes results/gan_comparison.json (final scores, time to reach the template's
-quality, targets met). `figures` redraws every figure from those committed JSON files alone,
+to figures/training_grids/, copies the chosen run's generator_{start,middle,end}.pt to
+checkpoints/, scores real MNIST training images against the test set as a baseline, and
+writes results/gan_comparison.json (final scores, time to reach the template's quality,
+targets met). `figures` redraws every figure from those committed JSON files alone,
 without data, checkpoints or retraining.
 """
 
@@ -19,6 +20,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 FIGURES = HERE / "figures"
+CHECKPOINTS = HERE / "checkpoints"
 
 # The quality the template MLP reaches after 30 epochs, and the bars for the chosen model.
 REFERENCE_IS = 8.2
@@ -47,8 +49,9 @@ def summarize(log, baseline):
     summary = {
         "arch": log["config"]["arch"],
         "ema": log["config"]["ema"],
-        "epochs": log["config"]["n_epochs"],
+        "epochs": final["epoch"],
         "steps": final["step"],
+        "completed": final["step"] == log["config"]["n_epochs"] * log["steps_per_epoch"],
         "train_cpu_minutes": final["train_cpu_seconds"] / 60,
         "final": {k: final[k] for k in ("inception_score", "fid", "confident", "class_min",
                                         "class_max", "class_fractions")},
@@ -74,17 +77,18 @@ def summarize(log, baseline):
     return summary
 
 
-def collect(runs, eval_samples=10000):
-    """Copy run logs and grids into the repository and write the comparison table."""
+def collect(runs, chosen, eval_samples=10000):
+    """Copy run logs, grids and the chosen run's generators into the repository; compare runs."""
     from gan_metrics import Scorer  # needs MNIST and the classifier; `figures` does not
     from mnist_data import DEFAULT_ROOT, prepare_mnist
 
     baseline = Scorer(prepare_mnist(DEFAULT_ROOT)).real_data_baseline(n=eval_samples)
     write_json(baseline, RESULTS / "real_baseline.json")
     comparison = {"reference_inception_score": REFERENCE_IS, "targets": TARGETS,
-                  "real_baseline": baseline, "runs": {}}
+                  "real_baseline": baseline, "chosen": chosen, "runs": {}}
+    logs = {}
     for name, run_dir in runs:
-        log = json.loads((run_dir / "log.json").read_text())
+        log = logs[name] = json.loads((run_dir / "log.json").read_text())
         write_json(log, RESULTS / f"gan_{name}.json")
         grids = FIGURES / "training_grids"
         grids.mkdir(parents=True, exist_ok=True)
@@ -94,11 +98,21 @@ def collect(runs, eval_samples=10000):
             if source.is_file():
                 shutil.copyfile(source, grids / f"{name}_step_{step:07d}.png")
         comparison["runs"][name] = summarize(log, baseline)
+        if name == chosen:
+            for stage in ("start", "middle", "end"):
+                shutil.copyfile(run_dir / f"generator_{stage}.pt", CHECKPOINTS / f"generator_{stage}.pt")
+    # The template's own final score under this project's classifier is the fairest bar for
+    # "time to reach the template's quality"; REFERENCE_IS is the figure measured elsewhere.
     template = comparison["runs"].get("mlp")
-    for summary in comparison["runs"].values():
-        key = f"cpu_minutes_to_is_{REFERENCE_IS}"
-        if template and template[key] and summary[key]:
-            summary["time_to_reference_vs_template"] = summary[key] / template[key]
+    if template:
+        comparison["template_final_inception_score"] = bar = template["final"]["inception_score"]
+        for name, summary in comparison["runs"].items():
+            reached = first_reaching(logs[name]["evaluations"], bar)
+            summary["cpu_minutes_to_template_final_is"] = reached and reached["train_cpu_seconds"] / 60
+        for summary in comparison["runs"].values():
+            for key in (f"cpu_minutes_to_is_{REFERENCE_IS}", "cpu_minutes_to_template_final_is"):
+                if template[key] and summary[key]:
+                    summary[key.replace("cpu_minutes", "time") + "_vs_template"] = summary[key] / template[key]
     write_json(comparison, RESULTS / "gan_comparison.json")
     return comparison
 
@@ -165,17 +179,19 @@ def plot_losses(runs, path=None):
 
 def comparison_rows(comparison):
     """The comparison as rows of strings: a header then one row per run and the real data."""
-    key = f"cpu_minutes_to_is_{REFERENCE_IS}"
-    rows = [["model", "IS", "FID", "p>0.9", "classes", "CPU min", f"min to IS {REFERENCE_IS}"]]
+    bar = comparison.get("template_final_inception_score")
+    keys = [f"cpu_minutes_to_is_{REFERENCE_IS}", "cpu_minutes_to_template_final_is"]
+    rows = [["model", "epochs", "IS", "FID", "p>0.9", "classes", "CPU min",
+             f"min to IS {REFERENCE_IS}", f"min to IS {bar:.2f}" if bar else "-"]]
     for name, s in comparison["runs"].items():
         f = s["final"]
-        rows.append([label_of({"config": {"arch": s["arch"], "ema": s["ema"]}}),
+        rows.append([label_of({"config": {"arch": s["arch"], "ema": s["ema"]}}), f"{s['epochs']:.0f}" + ("" if s["completed"] else " (stopped)"),
                      f"{f['inception_score']:.2f}", f"{f['fid']:.2f}", f"{f['confident']:.1%}",
                      f"{f['class_min']:.1%}-{f['class_max']:.1%}", f"{s['train_cpu_minutes']:.1f}",
-                     "not reached" if s[key] is None else f"{s[key]:.1f}"])
+                     *("not reached" if s.get(k) is None else f"{s[k]:.1f}" for k in keys)])
     b = comparison["real_baseline"]
-    rows.append(["real data (train vs test)", f"{b['inception_score']:.2f}", f"{b['fid']:.2f}",
-                 f"{b['confident']:.1%}", f"{b['class_min']:.1%}-{b['class_max']:.1%}", "", ""])
+    rows.append(["real data (train vs test)", "", f"{b['inception_score']:.2f}", f"{b['fid']:.2f}",
+                 f"{b['confident']:.1%}", f"{b['class_min']:.1%}-{b['class_max']:.1%}", "", "", ""])
     return rows
 
 
@@ -209,6 +225,8 @@ def main(argv=None):
                                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     collect_parser.add_argument("--run", type=parse_run, action="append", required=True,
                                 help="NAME=FOLDER of a finished my_gan.py run (repeat; mlp = template)")
+    collect_parser.add_argument("--chosen", required=True,
+                                help="NAME of the run whose generator checkpoints go to checkpoints/")
     collect_parser.add_argument("--eval_samples", type=int, default=10000,
                                 help="training images scored for the real-data baseline")
     commands.add_parser("figures", help="redraw the figures from results/*.json")
@@ -216,7 +234,9 @@ def main(argv=None):
     if args.command == "collect":
         if args.eval_samples < 2:
             parser.error("--eval_samples must be at least 2")
-        collect(args.run, args.eval_samples)
+        if args.chosen not in [name for name, _ in args.run]:
+            parser.error(f"--chosen {args.chosen} is not one of the --run names")
+        collect(args.run, args.chosen, args.eval_samples)
     figures()
     print(format_table(comparison_rows(json.loads((RESULTS / "gan_comparison.json").read_text()))))
 

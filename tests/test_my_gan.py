@@ -253,8 +253,9 @@ def test_report_finds_the_first_evaluation_reaching_the_reference():
     assert gan_report.first_reaching(rows, 9.5) is None
     final = {"inception_score": 9.4, "fid": 0.5, "confident": 0.95, "class_min": 0.085,
              "class_max": 0.115, "class_fractions": [0.1] * 10}
-    log = {"config": {"arch": "dcgan", "ema": 0.999, "n_epochs": 3},
-           "evaluations": rows + [{"step": 4, "train_cpu_seconds": 240, **final}]}
+    log = {"config": {"arch": "dcgan", "ema": 0.999, "n_epochs": 4}, "steps_per_epoch": 1,
+           "evaluations": rows + [{"step": 4, "epoch": 4.0, "train_cpu_seconds": 240, **final}]}
     summary = gan_report.summarize(log, {"fid": 0.2})
     assert summary["cpu_minutes_to_is_8.2"] == 1 and summary["fid_times_baseline"] == pytest.approx(2.5)
+    assert summary["completed"] and summary["epochs"] == 4
     assert all(summary["targets_met"].values())
