@@ -231,7 +231,22 @@ def curriculum_markdown(curriculum):
     return "\n".join(lines)
 
 
-MARKDOWN = {"lr_search": lr_search_markdown, "sweep": sweep_markdown, "init": init_markdown,
+def benchmark_markdown(benchmark):
+    memory = benchmark["peak_memory"]
+    lines = [f"### Training-step time (B = {benchmark['config']['batch_size']}, H = {benchmark['config']['num_hidden']}, "
+             f"one-hot input, {benchmark['threads']} threads, median of {benchmark['config']['repeats']} steps)\n",
+             "| model | T | ours (ms) | torch (ms) | ours / torch |", "|---|---|---|---|---|"]
+    for r in benchmark["results"]:
+        lines.append(f"| {NAMES[r['model']]} | {r['T']} | {r['ours_ms']:.1f} | {r['torch_ms']:.1f} | {r['ratio']:.2f} |")
+    if memory:
+        lines.append(f"\nPeak memory of one LSTM training step at T = {memory['T']} (resident set of a fresh process, "
+                     f"which holds {memory['ours_peak_mb'] - memory['ours_step_mb']:.0f} MB before the step): "
+                     f"ours {memory['ours_peak_mb']:.0f} MB (+{memory['ours_step_mb']:.0f} MB), "
+                     f"torch.nn.LSTM {memory['torch_peak_mb']:.0f} MB (+{memory['torch_step_mb']:.0f} MB).")
+    return "\n".join(lines)
+
+
+MARKDOWN = {"benchmark": benchmark_markdown, "lr_search": lr_search_markdown, "sweep": sweep_markdown, "init": init_markdown,
             "curriculum": curriculum_markdown}
 
 
