@@ -27,6 +27,7 @@ REFERENCE_IS = 8.2
 TARGETS = {"inception_score_min": 9.3, "confident_min": 0.93, "class_min": 0.08, "class_max": 0.12,
            "fid_max_times_baseline": 5.0, "train_cpu_minutes_max": 60.0}
 GRID_STEPS = (0, 500, 1000, 2000, 5000, 10000)
+DEFAULT_LR = 2e-4  # my_gan.py's default; other rates are named in labels
 
 
 def write_json(obj, path):
@@ -49,6 +50,8 @@ def summarize(log, baseline):
     summary = {
         "arch": log["config"]["arch"],
         "ema": log["config"]["ema"],
+        "lr": log["config"].get("lr", DEFAULT_LR),
+        "n_epochs_planned": log["config"]["n_epochs"],
         "epochs": final["epoch"],
         "steps": final["step"],
         "completed": final["step"] == log["config"]["n_epochs"] * log["steps_per_epoch"],
@@ -124,9 +127,12 @@ def load_runs():
 
 
 def label_of(log):
+    """'template MLP', 'DCGAN + EMA 0.999', 'template MLP + EMA 0.999, lr 0.0004', ..."""
     config = log["config"]
     label = "template MLP" if config["arch"] == "mlp" else config["arch"].upper()
-    return label + (f" + EMA {config['ema']}" if config["ema"] else "")
+    label += f" + EMA {config['ema']}" if config["ema"] else ""
+    lr = config.get("lr", DEFAULT_LR)
+    return label + (f", lr {lr:g}" if lr != DEFAULT_LR else "")
 
 
 def plot_metrics(runs, baseline, path=None):
@@ -163,7 +169,7 @@ def plot_losses(runs, path=None):
     """Discriminator and generator losses of each run over its generator updates."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(11, 3.5), tight_layout=True)
+    fig = Figure(figsize=(4 * len(runs), 3.5), tight_layout=True)
     axes = fig.subplots(1, len(runs), squeeze=False)[0]
     for ax, log in zip(axes, runs.values()):
         steps = [row["step"] for row in log["losses"]]
@@ -182,16 +188,18 @@ def comparison_rows(comparison):
     bar = comparison.get("template_final_inception_score")
     keys = [f"cpu_minutes_to_is_{REFERENCE_IS}", "cpu_minutes_to_template_final_is"]
     rows = [["model", "epochs", "IS", "FID", "p>0.9", "classes", "CPU min",
-             f"min to IS {REFERENCE_IS}", f"min to IS {bar:.2f}" if bar else "-"]]
+             f"min to IS {REFERENCE_IS}", f"min to IS {bar:.2f}" if bar else "-", "time / template's"]]
     for name, s in comparison["runs"].items():
         f = s["final"]
-        rows.append([label_of({"config": {"arch": s["arch"], "ema": s["ema"]}}), f"{s['epochs']:.0f}" + ("" if s["completed"] else " (stopped)"),
+        rows.append([label_of({"config": s}), f"{s['epochs']:.0f}" + ("" if s["completed"] else " (stopped)"),
                      f"{f['inception_score']:.2f}", f"{f['fid']:.2f}", f"{f['confident']:.1%}",
                      f"{f['class_min']:.1%}-{f['class_max']:.1%}", f"{s['train_cpu_minutes']:.1f}",
-                     *("not reached" if s.get(k) is None else f"{s[k]:.1f}" for k in keys)])
+                     *("not reached" if s.get(k) is None else f"{s[k]:.1f}" for k in keys),
+                     "" if s.get("time_to_template_final_is_vs_template") is None
+                     else f"{s['time_to_template_final_is_vs_template']:.2f}"])
     b = comparison["real_baseline"]
     rows.append(["real data (train vs test)", "", f"{b['inception_score']:.2f}", f"{b['fid']:.2f}",
-                 f"{b['confident']:.1%}", f"{b['class_min']:.1%}-{b['class_max']:.1%}", "", "", ""])
+                 f"{b['confident']:.1%}", f"{b['class_min']:.1%}-{b['class_max']:.1%}", "", "", "", ""])
     return rows
 
 
