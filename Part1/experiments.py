@@ -62,7 +62,8 @@ def build_parser():
     parser.add_argument("--curriculum_lengths", type=int, nargs="+", default=[10, 20, 40, 80, 160, 320, 640, 1000],
                         help="curriculum: lengths in order")
     parser.add_argument("--stage_steps", type=int, default=1500, help="curriculum: most steps at one length")
-    parser.add_argument("--curriculum_lr", type=float, default=1e-3, help="curriculum: learning rate of both models")
+    parser.add_argument("--curriculum_lr", type=float, nargs=2, default=[1e-3, 3e-4], metavar=("LSTM", "RNN"),
+                        help="curriculum: learning rate of the LSTM and of the RNN")
     parser.add_argument("--curriculum_batch_size", type=int, default=64,
                         help="curriculum: batch size (smaller than the rest: a step at T=1000 is long)")
     parser.add_argument("--gradient_length", type=int, default=100, help="gradients: length at initialisation")
@@ -87,7 +88,7 @@ def parse_args(argv=None):
     lengths = args.lengths + args.curriculum_lengths + [args.lr_search_length, args.init_length, args.gradient_length]
     if min(lengths) < 2:
         parser.error("every palindrome length must be at least 2")
-    if min(args.lr_grid) <= 0 or args.curriculum_lr <= 0:
+    if min(args.lr_grid) <= 0 or min(args.curriculum_lr) <= 0:
         parser.error("--lr_grid and --curriculum_lr must be positive learning rates")
     for flag, folder in (("--out_dir", args.out_dir), ("--figures_dir", args.figures_dir)):
         try:
@@ -185,12 +186,21 @@ def init_comparison(args, pool):
 
 def curriculum_task(task):
     """Train one model on each length in turn, moving on once validation accuracy has held
-    at >= 99% at two evaluations in a row; stop at the first length it cannot learn."""
+    at >= 99% at two evaluations in a row; stop at the first length it cannot learn.
+
+    One optimiser serves every stage unless labels["optimizer_per_stage"]. A fresh RMSprop
+    starts its running average of squared gradients at zero, so its first update moves every
+    weight by about ten times the learning rate, whatever its gradient: a shock that can erase
+    what the model learned at the last length."""
     labels, config = task
-    model, stages = None, []
+    model = train.build_model(config)
+    optimizer = train.OPTIMIZERS[config.optimizer](model.parameters(), lr=config.learning_rate)
+    stages = []
     for T in labels["lengths"]:
         config.input_length = T
-        result, model = train.train(config, model=model, progress=False)
+        if labels["optimizer_per_stage"]:
+            optimizer = train.OPTIMIZERS[config.optimizer](model.parameters(), lr=config.learning_rate)
+        result, model = train.train(config, model=model, optimizer=optimizer, progress=False)
         reached = result["final"]["val_accuracy"] >= config.target_accuracy
         stages.append({"T": T, "reached": reached, "steps": result["final"]["step"],
                        "seconds": result["final"]["seconds"], "val_accuracy": result["final"]["val_accuracy"],
@@ -202,13 +212,16 @@ def curriculum_task(task):
 
 
 def curriculum(args, pool):
-    """Queued before anything else, so that each model's curriculum starts in a fresh process
-    (its peak memory is the curriculum's own) and the LSTM's, the longest task of all, runs
-    while the other experiments share the remaining workers."""
-    tasks = [({"model": m, "lengths": args.curriculum_lengths},
-              run_config(args, model=m, learning_rate=args.curriculum_lr, batch_size=args.curriculum_batch_size,
+    """Queued before anything else, so that each curriculum starts in a fresh process (its peak
+    memory is the curriculum's own) and the longest runs while the other experiments share the
+    remaining workers. The LSTM's runs twice: with one optimiser throughout, and with a new
+    one at every length, to show what the optimiser's fresh state does."""
+    lr = dict(zip(("lstm", "rnn"), args.curriculum_lr))
+    variants = [("lstm", False), ("rnn", False), ("lstm", True)]
+    tasks = [({"model": m, "optimizer_per_stage": per_stage, "lengths": args.curriculum_lengths},
+              run_config(args, model=m, learning_rate=lr[m], batch_size=args.curriculum_batch_size,
                          train_steps=args.stage_steps, patience=2, eval_every=min(args.eval_every, 20)))
-             for m in ("lstm", "rnn")]
+             for m, per_stage in variants]
     jobs = submit(pool, curriculum_task, tasks)
     return lambda: {"runs": collect(jobs, "curriculum")}
 

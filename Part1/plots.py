@@ -123,36 +123,45 @@ def draw_init(init, figures_dir):
     return [save(fig, figures_dir / "init.png")]
 
 
+def curriculum_name(run):
+    return NAMES[run["model"]] + (", new optimiser per length" if run["optimizer_per_stage"] else "")
+
+
+def curriculum_color(run):
+    return "0.55" if run["optimizer_per_stage"] else COLORS[run["model"]]
+
+
 def draw_curriculum(curriculum, figures_dir):
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
     for run in curriculum["runs"]:
-        offset, color = 0, COLORS[run["model"]]
+        offset, color = 0, curriculum_color(run)
         for k, stage in enumerate(run["stages"]):
             steps = [offset + h["step"] for h in stage["history"]]
             axes[0].plot(steps, [h["val_accuracy"] for h in stage["history"]], color=color,
-                         label=f"{NAMES[run['model']]} (longest learned: T = {run['longest_T'] or 'none'})" if k == 0 else None)
+                         label=f"{curriculum_name(run)} (longest: T = {run['longest_T'] or 'none'})" if k == 0 else None)
             axes[0].annotate(str(stage["T"]), (steps[-1], stage["val_accuracy"]), fontsize=7, color=color,
                              xytext=(0, 4 if run["model"] == "lstm" else -10), textcoords="offset points", ha="center")
             offset = steps[-1]
     axes[0].set_xlabel("training step (all stages)")
     axes[0].set_ylabel("validation accuracy")
     axes[0].set_title("Curriculum: accuracy at the current length T")
-    axes[0].legend(fontsize=8)
-    width = 0.4
-    for k, run in enumerate(curriculum["runs"]):
+    axes[0].legend(fontsize=7)
+    runs = curriculum["runs"]
+    width = 0.8 / len(runs)
+    for k, run in enumerate(runs):
         stages = run["stages"]
-        x = np.arange(len(stages)) + (k - 0.5) * width
-        axes[1].bar(x, [s["seconds"] / 60 for s in stages], width, color=COLORS[run["model"]],
-                    label=NAMES[run["model"]], hatch=None)
+        x = np.arange(len(stages)) + (k - (len(runs) - 1) / 2) * width
+        axes[1].bar(x, [s["seconds"] for s in stages], width, color=curriculum_color(run), label=curriculum_name(run))
         for xi, s in zip(x, stages):
-            axes[1].annotate(f"{s['steps']}", (xi, s["seconds"] / 60), fontsize=6, ha="center",
+            axes[1].annotate(f"{s['steps']}", (xi, s["seconds"]), fontsize=6, ha="center",
                              xytext=(0, 2), textcoords="offset points")
-    longest = max(curriculum["runs"], key=lambda r: len(r["stages"]))
+    longest = max(runs, key=lambda r: len(r["stages"]))
     axes[1].set_xticks(np.arange(len(longest["stages"])), [str(s["T"]) for s in longest["stages"]])
+    axes[1].set_yscale("log")
     axes[1].set_xlabel("stage length T")
-    axes[1].set_ylabel("minutes (one CPU thread)")
+    axes[1].set_ylabel("seconds (one CPU thread)")
     axes[1].set_title("Time per stage (numbers: steps)")
-    axes[1].legend(fontsize=8)
+    axes[1].legend(fontsize=7)
     return [save(fig, figures_dir / "curriculum.png")]
 
 
@@ -219,14 +228,14 @@ def init_markdown(init):
 
 def curriculum_markdown(curriculum):
     lines = [f"### Curriculum (at most {curriculum['settings']['stage_steps']} steps per length)\n",
-             "| model | T | reached 99% | steps | minutes | validation accuracy | peak memory (MB) |",
+             "| model | T | reached 99% | steps | seconds | validation accuracy | peak memory (MB) |",
              "|---|---|---|---|---|---|---|"]
     for run in curriculum["runs"]:
         for s in run["stages"]:
-            lines.append(f"| {NAMES[run['model']]} | {s['T']} | {'yes' if s['reached'] else 'no'} | {s['steps']} "
-                         f"| {s['seconds'] / 60:.1f} | {percent(s['val_accuracy'])} | {s['peak_memory_mb']:.0f} |")
+            lines.append(f"| {curriculum_name(run)} | {s['T']} | {'yes' if s['reached'] else 'no'} | {s['steps']} "
+                         f"| {s['seconds']:.0f} | {percent(s['val_accuracy'])} | {s['peak_memory_mb']:.0f} |")
     for run in curriculum["runs"]:
-        lines.append(f"\n{NAMES[run['model']]}: longest length learned T = {run['longest_T'] or 'none'}, "
+        lines.append(f"\n{curriculum_name(run)}: longest length learned T = {run['longest_T'] or 'none'}, "
                      f"{sum(s['seconds'] for s in run['stages']) / 60:.1f} minutes in all.")
     return "\n".join(lines)
 

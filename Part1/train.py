@@ -130,9 +130,10 @@ def evaluate(model, inputs, labels):
     return loss, (logits.argmax(1) == labels).float().mean().item()
 
 
-def train(config, model=None, progress=True):
-    """Train `model` (a new one from the config if None) and return the run's record:
-    {"config": the flags, "history": one entry per evaluation, "final": the last scores}."""
+def train(config, model=None, optimizer=None, progress=True):
+    """Train `model` (a new one from the config if None) with `optimizer` (a new one if None)
+    and return the run's record, {"config": the flags, "history": one entry per evaluation,
+    "final": the last scores}, and the model."""
     device = torch.device(resolve_device(config.device))
     torch.manual_seed(config.seed)
     one_hot = config.input_dim == 10
@@ -141,7 +142,8 @@ def train(config, model=None, progress=True):
     # The training stream has a seed of its own, so that it does not replay the validation set.
     generator = torch.Generator().manual_seed(config.seed + 1)
     model = (model if model is not None else build_model(config)).to(device)
-    optimizer = OPTIMIZERS[config.optimizer](model.parameters(), lr=config.learning_rate)
+    if optimizer is None:
+        optimizer = OPTIMIZERS[config.optimizer](model.parameters(), lr=config.learning_rate)
 
     history, streak = [], 0
     loss_sum = correct = seen = 0

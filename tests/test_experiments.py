@@ -21,10 +21,12 @@ def test_quick_pipeline_writes_results_and_figures(tmp_path):
     assert sweep["learning_rate"] == lr_search["best_lr"]
     assert {(r["model"], r["T"]) for r in sweep["runs"]} == {(m, T) for m in ("lstm", "rnn") for T in (4, 6)}
     curriculum = json.loads((results / "curriculum.json").read_text())
+    assert {(r["model"], r["optimizer_per_stage"]) for r in curriculum["runs"]} == {
+        ("lstm", False), ("rnn", False), ("lstm", True)}
     for run in curriculum["runs"]:
         assert run["stages"][0]["T"] == 4 and run["stages"][0]["peak_memory_mb"] > 0
     gradients = json.loads((results / "gradients.json").read_text())
-    assert all(len(r["at_init"]) == 8 for r in gradients["runs"])
+    assert all(len(r["at_init"]) == 8 - 1 for r in gradients["runs"])  # one per input digit: T - 1
     names = sorted(p.name for p in figures.iterdir())
     assert names == sorted(["sweep_accuracy.png", "sweep_loss.png", "sweep_final.png", "lr_search.png",
                             "init.png", "curriculum.png", "gradients.png", "summary.md"])
