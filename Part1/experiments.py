@@ -255,7 +255,7 @@ def gradients(args, pool):
     tasks = [({"model": m, "forget_bias": fb, "recurrent_init": init, "init_T": args.gradient_length},
               run_config(args, model=m, forget_bias=fb, recurrent_init=init, input_length=trained_T,
                          learning_rate=lr[m], train_steps=args.steps, patience=2))
-             for m, fb, init in INIT_VARIANTS if init == "uniform"]
+             for m, fb, init in INIT_VARIANTS if init == "uniform" or m == "rnn"]
     return {"runs": run_tasks(pool, gradient_task, tasks, "gradients")}
 
 

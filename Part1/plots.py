@@ -165,14 +165,19 @@ def draw_curriculum(curriculum, figures_dir):
     return [save(fig, figures_dir / "curriculum.png")]
 
 
+def gradient_run_name(run):
+    name = NAMES[run["model"]] + (f", forget bias {run['forget_bias']:g}" if run["model"] == "lstm" else "")
+    return name + (", orthogonal" if run["recurrent_init"] == "orthogonal" else "")
+
+
 def draw_gradients(gradients, figures_dir):
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
     for run, color in zip(gradients["runs"], plt.cm.tab10.colors):
-        label = NAMES[run["model"]] + (f", forget bias {run['forget_bias']:g}" if run["model"] == "lstm" else "")
+        label = gradient_run_name(run)
         for ax, key in zip(axes, ("at_init", "trained")):
             values = run[key]
             ax.semilogy(range(1, len(values) + 1), values, color=color, label=label)
-    axes[0].set_title(f"At initialisation, T = {len(gradients['runs'][0]['at_init'])}")
+    axes[0].set_title(f"At initialisation, T = {gradients['runs'][0]['init_T']}")
     axes[1].set_title(f"After training at T = {gradients['runs'][0]['trained_T']}")
     for ax in axes:
         ax.set_xlabel("step t of the sequence")
@@ -240,6 +245,17 @@ def curriculum_markdown(curriculum):
     return "\n".join(lines)
 
 
+def gradients_markdown(gradients):
+    runs = gradients["runs"]
+    lines = [f"### Gradients through time (||dL/dh_1|| / ||dL/dh_T-1||; at initialisation T = {runs[0]['init_T']}, "
+             f"after training T = {runs[0]['trained_T']})\n",
+             "| model | at initialisation | after training | accuracy after training |", "|---|---|---|---|"]
+    for run in runs:
+        lines.append(f"| {gradient_run_name(run)} | {run['at_init'][0] / run['at_init'][-1]:.1e} "
+                     f"| {run['trained'][0] / run['trained'][-1]:.1e} | {percent(run['final']['val_accuracy'])} |")
+    return "\n".join(lines)
+
+
 def benchmark_markdown(benchmark):
     memory = benchmark["peak_memory"]
     lines = [f"### Training-step time (B = {benchmark['config']['batch_size']}, H = {benchmark['config']['num_hidden']}, "
@@ -256,7 +272,7 @@ def benchmark_markdown(benchmark):
 
 
 MARKDOWN = {"benchmark": benchmark_markdown, "lr_search": lr_search_markdown, "sweep": sweep_markdown, "init": init_markdown,
-            "curriculum": curriculum_markdown}
+            "curriculum": curriculum_markdown, "gradients": gradients_markdown}
 
 
 def summary_markdown(results_dir):
