@@ -21,11 +21,12 @@ demo: setup
 test: setup
 	$(PY) -m pytest
 
-# Experiments first, with both cores; then the benchmark alone, so that nothing else shares the
-# machine while it times; then the figures and tables again (now with the benchmark's) and the notebook.
+# Experiments first, with both cores; then the benchmark alone, on one thread as each experiment
+# worker runs, so that nothing else shares its core while it times; then the figures and tables
+# again (now with the benchmark's) and the notebook.
 part1: setup
 	$(PY) Part1/experiments.py
-	$(PY) Part1/benchmark.py --json Part1/results/benchmark.json
+	$(PY) Part1/benchmark.py --threads 1 --json Part1/results/benchmark.json
 	$(PY) Part1/plots.py
 	cd Part1 && ../$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace results.ipynb
 

@@ -259,7 +259,7 @@ def gradients_markdown(gradients):
 def benchmark_markdown(benchmark):
     memory = benchmark["peak_memory"]
     lines = [f"### Training-step time (B = {benchmark['config']['batch_size']}, H = {benchmark['config']['num_hidden']}, "
-             f"one-hot input, {benchmark['threads']} threads, median of {benchmark['config']['repeats']} steps)\n",
+             f"one-hot input, {benchmark['threads']} thread{'s' * (benchmark['threads'] != 1)}, median of {benchmark['config']['repeats']} steps)\n",
              "| model | T | ours (ms) | torch (ms) | ours / torch |", "|---|---|---|---|---|"]
     for r in benchmark["results"]:
         lines.append(f"| {NAMES[r['model']]} | {r['T']} | {r['ours_ms']:.1f} | {r['torch_ms']:.1f} | {r['ratio']:.2f} |")
