@@ -259,3 +259,12 @@ def test_report_finds_the_first_evaluation_reaching_the_reference():
     assert summary["cpu_minutes_to_is_8.2"] == 1 and summary["fid_times_baseline"] == pytest.approx(2.5)
     assert summary["completed"] and summary["epochs"] == 4
     assert all(summary["targets_met"].values())
+
+
+def test_report_labels_tell_runs_apart_by_arch_ema_and_learning_rate():
+    import gan_report
+
+    assert gan_report.label_of({"config": {"arch": "mlp", "ema": 0.0, "lr": 2e-4}}) == "template MLP"
+    assert gan_report.label_of({"config": {"arch": "dcgan", "ema": 0.999}}) == "DCGAN + EMA 0.999"
+    assert (gan_report.label_of({"config": {"arch": "mlp", "ema": 0.999, "lr": 4e-4}})
+            == "template MLP + EMA 0.999, lr 0.0004")
