@@ -208,13 +208,61 @@ def format_table(rows):
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in rows)
 
 
+def plot_samples(path, seed=0):
+    """25 samples of the committed start, middle and end generators from one latent batch,
+    as samples.ipynb draws them."""
+    import torch
+    from matplotlib.figure import Figure
+    from torchvision.utils import make_grid
+
+    from my_gan import load_generator
+
+    stages = ("start", "middle", "end")
+    generators = {stage: load_generator(CHECKPOINTS / f"generator_{stage}.pt") for stage in stages}
+    steps = {stage: torch.load(CHECKPOINTS / f"generator_{stage}.pt", weights_only=True)["step"] for stage in stages}
+    z = torch.randn(25, generators["end"].latent_dim, generator=torch.Generator().manual_seed(seed))
+    fig = Figure(figsize=(13, 4.6))
+    for ax, stage in zip(fig.subplots(1, 3), stages):
+        with torch.no_grad():
+            grid = make_grid(generators[stage](z), nrow=5, normalize=True, value_range=(-1, 1), pad_value=1)
+        ax.imshow(grid.permute(1, 2, 0), interpolation="nearest")
+        ax.set_title(f"{stage} (after {steps[stage]} generator updates)")
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def plot_interpolation(path, digits=None, seed=0, steps=9):
+    """Linear and spherical walks of the committed end generator between two digits the
+    classifier reads with p > 0.9, as interpolation.ipynb draws them."""
+    from matplotlib.figure import Figure
+
+    from latent_walk import find_latent_pair, lerp, plot_strip, slerp
+    from mnist_classifier import load_classifier
+    from my_gan import load_generator
+
+    G = load_generator(CHECKPOINTS / "generator_end.pt")
+    classifier = load_classifier()
+    z_a, z_b, _ = find_latent_pair(G, classifier, digits, seed=seed)
+    fig = Figure(figsize=(1.6 * steps, 4.4))
+    axes = fig.subplots(2, steps)
+    plot_strip(G, classifier, lerp(z_a, z_b, steps), "linear", axes[0])
+    plot_strip(G, classifier, slerp(z_a, z_b, steps), "spherical", axes[1])
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
 def figures():
-    """Redraw every committed figure from the committed JSON files."""
+    """Redraw every committed figure: curves from the committed JSON files, samples and walks
+    from the committed checkpoints (no data, no training)."""
     FIGURES.mkdir(parents=True, exist_ok=True)
     runs = load_runs()
     comparison = json.loads((RESULTS / "gan_comparison.json").read_text())
     plot_metrics(runs, comparison["real_baseline"], FIGURES / "gan_metrics_over_training.png")
     plot_losses(runs, FIGURES / "gan_losses.png")
+    plot_samples(FIGURES / "samples_start_middle_end.png")
+    plot_interpolation(FIGURES / "interpolation.png")
+    plot_interpolation(FIGURES / "interpolation_4_to_1.png", digits=(4, 1))
     (RESULTS / "gan_comparison.txt").write_text(format_table(comparison_rows(comparison)) + "\n")
 
 
