@@ -249,9 +249,12 @@ def gradients_markdown(gradients):
     runs = gradients["runs"]
     lines = [f"### Gradients through time (||dL/dh_1|| / ||dL/dh_T-1||; at initialisation T = {runs[0]['init_T']}, "
              f"after training T = {runs[0]['trained_T']})\n",
-             "| model | at initialisation | after training | accuracy after training |", "|---|---|---|---|"]
+             "| model | at initialisation | factor per step | after training | accuracy after training |",
+             "|---|---|---|---|---|"]
     for run in runs:
-        lines.append(f"| {gradient_run_name(run)} | {run['at_init'][0] / run['at_init'][-1]:.1e} "
+        ratio = run["at_init"][0] / run["at_init"][-1]
+        per_step = ratio ** (1 / (len(run["at_init"]) - 1))  # geometric mean over the steps between
+        lines.append(f"| {gradient_run_name(run)} | {ratio:.1e} | {per_step:.2f} "
                      f"| {run['trained'][0] / run['trained'][-1]:.1e} | {percent(run['final']['val_accuracy'])} |")
     return "\n".join(lines)
 
