@@ -90,6 +90,8 @@ def parse_args(argv=None):
         parser.error("every palindrome length must be at least 2")
     if min(args.lr_grid) <= 0 or min(args.curriculum_lr) <= 0:
         parser.error("--lr_grid and --curriculum_lr must be positive learning rates")
+    if args.quick and (args.out_dir.resolve() == HERE / "results" or args.figures_dir.resolve() == HERE / "figures"):
+        parser.error("--quick would overwrite the committed results: give --out_dir and --figures_dir elsewhere")
     for flag, folder in (("--out_dir", args.out_dir), ("--figures_dir", args.figures_dir)):
         try:
             folder.mkdir(parents=True, exist_ok=True)

@@ -29,16 +29,23 @@ from torch import nn
 
 
 def lstm_reference(x, W_x, W_h, b):
-    """Equations (1)-(6), plainly. x: (batch, T, input_dim). Returns h_T: (batch, hidden)."""
-    return lstm_states(x, W_x, W_h, b)[-1]
+    """Equations (1)-(6), plainly. x: (batch, T, input_dim). Returns h_T: (batch, hidden).
+    Without autograd, only the current step's tensors are alive at any time."""
+    for h in lstm_steps(x, W_x, W_h, b):
+        pass
+    return h
 
 
 def lstm_states(x, W_x, W_h, b):
     """The hidden states [h_1, ..., h_T] of equations (1)-(6), each (batch, hidden)."""
+    return list(lstm_steps(x, W_x, W_h, b))
+
+
+def lstm_steps(x, W_x, W_h, b):
+    """Equations (1)-(6), one step at a time: yields h_1, ..., h_T, each (batch, hidden)."""
     batch, hidden = x.shape[0], W_h.shape[0]
     h = x.new_zeros(batch, hidden)
     c = x.new_zeros(batch, hidden)
-    states = []
     # unbind hands out every step at once; indexing x[:, t] in the loop would make each
     # slice's backward allocate a gradient of the full input, so backward would cost O(T^2).
     for x_t in x.unbind(1):
@@ -49,8 +56,7 @@ def lstm_states(x, W_x, W_h, b):
         o = torch.sigmoid(a_o)  # (4)
         c = g * i + c * f  # (5) c_t = g_t ⊙ i_t + c_{t-1} ⊙ f_t
         h = torch.tanh(c) * o  # (6) h_t = tanh(c_t) ⊙ o_t
-        states.append(h)
-    return states
+        yield h
 
 
 def _tanh_(z):

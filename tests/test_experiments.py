@@ -64,3 +64,10 @@ def test_bad_flags_exit_2(flags, tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         experiments.parse_args(flags + ["--out_dir", str(tmp_path)])
     assert exit_info.value.code == 2
+
+
+def test_quick_refuses_to_overwrite_the_committed_results(tmp_path):
+    for flags in (["--quick"], ["--quick", "--out_dir", str(tmp_path)]):
+        with pytest.raises(SystemExit) as exit_info:
+            experiments.parse_args(flags)
+        assert exit_info.value.code == 2
