@@ -96,9 +96,7 @@ class LSTMFunction(torch.autograd.Function):
         cs = x.new_zeros(T + 1, hidden, batch)  # cs[t] = c_t
         tanh_cs = x.new_empty(T, hidden, batch)  # tanh(c_{t+1}), reused by backward
         for t in range(T):
-            # h_0 = 0: the first step needs only the input's columns of the product.
-            first = hidden if t == 0 else 0
-            a = torch.mm(W_t[:, first:], hx[t, first:], out=gates[t])  # pre-activations of (1)-(4)
+            a = torch.mm(W_t, hx[t], out=gates[t])  # pre-activations of (1)-(4)
             _tanh_(a[:hidden])  # (1) g
             a[hidden:].sigmoid_()  # (2)-(4) i, f, o
             g, i, f, o = a.chunk(4)
@@ -142,9 +140,6 @@ class LSTMFunction(torch.autograd.Function):
             s, d_s = a[hidden:], d[hidden:]
             torch.mul(d_s, s, out=tmp3)
             torch.addcmul(tmp3, tmp3, s, value=-1, out=d_s)
-            if t == 0:  # h_0 = 0 is a constant: no gradient to W_h from it, none needed for it
-                grad_W_t[:, hidden:].addmm_(d, hx[0, hidden:].t())
-                break
             grad_W_t.addmm_(d, hx[t].t())  # (1)-(4): dL/d[W_h; W_x; b]ᵀ += d_t [h_{t-1}; x_t; 1]ᵀ
             torch.mm(W_h, d, out=grad_h)  # (1)-(4): dL/dh_{t-1}
         grad_W = grad_W_t.t()
