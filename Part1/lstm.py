@@ -60,8 +60,8 @@ def lstm_steps(x, W_x, W_h, b):
 
 
 def _tanh_(z):
-    """tanh(z) = 2 sigmoid(2z) - 1, in place: torch's CPU tanh kernel takes about twice
-    as long as its sigmoid, and this runs on every step."""
+    """tanh(z) = 2 sigmoid(2z) - 1, in place. (On torch 2.14.1 at 128 x 128, torch.tanh_ alone
+    measures faster; switching changes float rounding, so the committed results keep this form.)"""
     return z.mul_(2).sigmoid_().mul_(2).sub_(1)
 
 
