@@ -127,9 +127,10 @@ def load_runs():
 
 
 def label_of(log):
-    """'template MLP', 'DCGAN + EMA 0.999', 'template MLP + EMA 0.999, lr 0.0004', ..."""
+    """'template MLP', 'DCGAN + EMA 0.999', 'DCGAN x2 + EMA 0.999, lr 0.0004', ..."""
     config = log["config"]
     label = "template MLP" if config["arch"] == "mlp" else config["arch"].upper()
+    label += f" x{config['width']}" if config.get("width", 1) != 1 else ""
     label += f" + EMA {config['ema']}" if config["ema"] else ""
     lr = config.get("lr", DEFAULT_LR)
     return label + (f", lr {lr:g}" if lr != DEFAULT_LR else "")

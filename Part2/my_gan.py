@@ -6,7 +6,8 @@ Architectures (`--arch`):
 - mlp:   the assignment template. G: latent -> 128 -> 256 -> 512 -> 1024 -> 784 with BatchNorm
          and LeakyReLU(0.2), Tanh output; D: 784 -> 512 -> 256 -> 1 with LeakyReLU(0.2), Sigmoid.
 - dcgan: a small DCGAN (Radford et al., 2016) sized for 28x28: transposed convolutions in G,
-         strided convolutions in D, BatchNorm, normal(0, 0.02) initialisation.
+         strided convolutions in D, BatchNorm, normal(0, 0.02) initialisation. `--width k`
+         multiplies its channels by k (G: 64k -> 32k -> 1 at 7, 14, 28 pixels; D: 32k -> 64k).
 
 Usage: python Part2/my_gan.py --arch dcgan --n_epochs 10 --out_dir runs/dcgan
 Outputs in --out_dir: samples/step_*.png (5x5 grids of one fixed latent batch),
@@ -34,7 +35,7 @@ ARCHS = ("mlp", "dcgan")
 IMAGE_SHAPE = (1, 28, 28)
 # The fields of the config that fix the shapes of the networks: a checkpoint made with other
 # values cannot be loaded into this run's models.
-MODEL_FIELDS = ("arch", "latent_dim")
+MODEL_FIELDS = ("arch", "latent_dim", "width")
 
 
 # ----------------------------------------------------------------------------- models
@@ -54,7 +55,7 @@ def _dcgan_init(module):
 class Generator(nn.Module):
     """z (N, latent_dim) -> images (N, 1, 28, 28) in [-1, 1]."""
 
-    def __init__(self, latent_dim=100, arch="mlp"):
+    def __init__(self, latent_dim=100, arch="mlp", width=1):
         super().__init__()
         if arch not in ARCHS:
             raise ValueError(f"unknown arch {arch!r}; choose from {ARCHS}")
@@ -69,12 +70,13 @@ class Generator(nn.Module):
                 nn.Unflatten(1, IMAGE_SHAPE),
             )
         else:
+            c1, c2 = 64 * width, 32 * width
             self.net = nn.Sequential(
-                nn.Linear(latent_dim, 64 * 7 * 7, bias=False), nn.BatchNorm1d(64 * 7 * 7), nn.ReLU(),
-                nn.Unflatten(1, (64, 7, 7)),
-                nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1, bias=False),  # (N, 32, 14, 14)
-                nn.BatchNorm2d(32), nn.ReLU(),
-                nn.ConvTranspose2d(32, 1, 4, stride=2, padding=1),  # (N, 1, 28, 28)
+                nn.Linear(latent_dim, c1 * 7 * 7, bias=False), nn.BatchNorm1d(c1 * 7 * 7), nn.ReLU(),
+                nn.Unflatten(1, (c1, 7, 7)),
+                nn.ConvTranspose2d(c1, c2, 4, stride=2, padding=1, bias=False),  # (N, c2, 14, 14)
+                nn.BatchNorm2d(c2), nn.ReLU(),
+                nn.ConvTranspose2d(c2, 1, 4, stride=2, padding=1),  # (N, 1, 28, 28)
                 nn.Tanh(),
             )
             self.apply(_dcgan_init)
@@ -90,7 +92,7 @@ class Discriminator(nn.Module):
     followed by log, without log(0) once D becomes confident.
     """
 
-    def __init__(self, arch="mlp"):
+    def __init__(self, arch="mlp", width=1):
         super().__init__()
         if arch not in ARCHS:
             raise ValueError(f"unknown arch {arch!r}; choose from {ARCHS}")
@@ -103,11 +105,12 @@ class Discriminator(nn.Module):
                 nn.Linear(256, 1),
             )
         else:
+            c1, c2 = 32 * width, 64 * width
             self.net = nn.Sequential(
-                nn.Conv2d(1, 32, 4, stride=2, padding=1), nn.LeakyReLU(0.2),  # (N, 32, 14, 14)
-                nn.Conv2d(32, 64, 4, stride=2, padding=1, bias=False),  # (N, 64, 7, 7)
-                nn.BatchNorm2d(64), nn.LeakyReLU(0.2),
-                nn.Flatten(), nn.Linear(64 * 7 * 7, 1),
+                nn.Conv2d(1, c1, 4, stride=2, padding=1), nn.LeakyReLU(0.2),  # (N, c1, 14, 14)
+                nn.Conv2d(c1, c2, 4, stride=2, padding=1, bias=False),  # (N, c2, 7, 7)
+                nn.BatchNorm2d(c2), nn.LeakyReLU(0.2),
+                nn.Flatten(), nn.Linear(c2 * 7 * 7, 1),
             )
             self.apply(_dcgan_init)
 
@@ -176,7 +179,7 @@ def load_generator(path, device="cpu"):
         raise ValueError(f"{path} is not a generator checkpoint (no model and config)")
     config = checkpoint["config"]
     try:
-        G = Generator(latent_dim=config["latent_dim"], arch=config["arch"])
+        G = Generator(latent_dim=config["latent_dim"], arch=config["arch"], width=config.get("width", 1))
         G.load_state_dict(checkpoint["model"])
     except (KeyError, ValueError, RuntimeError) as error:
         raise ValueError(f"{path} does not match the Generator it describes: {error}") from error
@@ -212,8 +215,8 @@ def load_resume_checkpoint(path, config):
         raise ValueError(f"{path} is at step {checkpoint['step']}; --n_epochs {config.n_epochs} "
                          f"ends at step {total_steps}, so there is nothing left to train")
     try:  # the state dicts must fit this run's models
-        Generator(config.latent_dim, config.arch).load_state_dict(checkpoint["G"])
-        Discriminator(config.arch).load_state_dict(checkpoint["D"])
+        Generator(config.latent_dim, config.arch, config.width).load_state_dict(checkpoint["G"])
+        Discriminator(config.arch, config.width).load_state_dict(checkpoint["D"])
     except RuntimeError as error:
         raise ValueError(f"{path} does not fit --arch {config.arch}: {error}".splitlines()[0]) from error
     return checkpoint
@@ -237,8 +240,8 @@ def train(config, resume=None):
     if steps_per_epoch == 0:
         raise ValueError(f"--batch_size {config.batch_size} exceeds the {len(images)} training images")
 
-    G = Generator(config.latent_dim, config.arch).to(device)
-    D = Discriminator(config.arch).to(device)
+    G = Generator(config.latent_dim, config.arch, config.width).to(device)
+    D = Discriminator(config.arch, config.width).to(device)
     opt_G = torch.optim.Adam(G.parameters(), lr=config.lr, betas=(0.5, 0.999))
     opt_D = torch.optim.Adam(D.parameters(), lr=config.lr, betas=(0.5, 0.999))
     # An exponential moving average of G's weights (when --ema > 0) smooths the oscillation of
@@ -396,6 +399,8 @@ def parse_args(argv=None):
                         help="save a sample grid and the latest checkpoint every this many batches")
     parser.add_argument("--arch", choices=ARCHS, default="mlp",
                         help="mlp: the assignment template; dcgan: convolutional G and D")
+    parser.add_argument("--width", type=int, default=1,
+                        help="channel multiplier of the dcgan architecture (mlp: must be 1)")
     parser.add_argument("--ema", type=float, default=0.0,
                         help="decay of an exponential moving average of G's weights (0 = off)")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
@@ -416,7 +421,9 @@ def parse_args(argv=None):
     parser.add_argument("--eval_interval", type=int, default=0,
                         help="score every this many batches instead of at epoch ends (0 = epoch ends)")
     args = parser.parse_args(argv)
-    for name in ("n_epochs", "batch_size", "latent_dim", "save_interval", "log_interval", "eval_samples"):
+    if args.arch == "mlp" and args.width != 1:
+        parser.error("--width applies to --arch dcgan only")
+    for name in ("n_epochs", "batch_size", "latent_dim", "width", "save_interval", "log_interval", "eval_samples"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
     for name in ("eval_interval", "threads"):

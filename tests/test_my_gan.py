@@ -37,13 +37,13 @@ def state_of(path):
     return torch.load(path, weights_only=True)
 
 
-@pytest.mark.parametrize("arch", my_gan.ARCHS)
-def test_generator_maps_latents_to_images_in_range(arch):
-    G = my_gan.Generator(latent_dim=16, arch=arch).eval()
+@pytest.mark.parametrize("arch, width", [("mlp", 1), ("dcgan", 1), ("dcgan", 2)])
+def test_generator_maps_latents_to_images_in_range(arch, width):
+    G = my_gan.Generator(latent_dim=16, arch=arch, width=width).eval()
     images = G(torch.randn(5, 16))
     assert images.shape == (5, 1, 28, 28)
     assert images.min() >= -1 and images.max() <= 1
-    D = my_gan.Discriminator(arch).eval()
+    D = my_gan.Discriminator(arch, width).eval()
     probability = D(images)
     assert probability.shape == (5, 1)
     assert ((probability > 0) & (probability < 1)).all()
@@ -94,9 +94,11 @@ def test_resume_continues_from_saved_step(data_root, tmp_path):
 
 
 def test_load_generator_round_trips(data_root, tmp_path):
-    train_tiny(data_root, tmp_path, "--arch", "dcgan", "--latent_dim", "12", "--no_eval", "--n_epochs", "1")
+    train_tiny(data_root, tmp_path, "--arch", "dcgan", "--width", "2", "--latent_dim", "12", "--no_eval",
+               "--n_epochs", "1")
     G = my_gan.load_generator(tmp_path / "generator_end.pt")
     assert not G.training and G.latent_dim == 12 and G.arch == "dcgan"
+    assert G.net[0].out_features == 128 * 7 * 7  # width 2, read back from the checkpoint
     saved = state_of(tmp_path / "generator_end.pt")
     for name, value in G.state_dict().items():
         torch.testing.assert_close(value, saved["model"][name])
@@ -116,6 +118,10 @@ def test_load_generator_explains_bad_files(tmp_path):
     torch.save({"model": G.state_dict(), "config": {"arch": "dcgan", "latent_dim": 8}}, mismatched)
     with pytest.raises(ValueError, match="does not match"):
         my_gan.load_generator(mismatched)
+    wide = my_gan.Generator(latent_dim=8, arch="dcgan", width=2)
+    torch.save({"model": wide.state_dict(), "config": {"arch": "dcgan", "latent_dim": 8}}, mismatched)
+    with pytest.raises(ValueError, match="does not match"):  # width 1 unless the config says so
+        my_gan.load_generator(mismatched)
 
 
 @pytest.mark.parametrize("flags, message", [
@@ -123,6 +129,8 @@ def test_load_generator_explains_bad_files(tmp_path):
     (["--lr", "-0.1"], "--lr must be positive"),
     (["--ema", "1"], "--ema must be in [0, 1)"),
     (["--arch", "resnet"], "invalid choice"),
+    (["--arch", "mlp", "--width", "2"], "--width applies to --arch dcgan only"),
+    (["--arch", "dcgan", "--width", "0"], "--width must be at least 1"),
     (["--device", "nonsense"], "is not a torch device"),
 ])
 def test_bad_flags_exit_2_with_one_line(flags, message, tmp_path, capsys):
@@ -266,5 +274,7 @@ def test_report_labels_tell_runs_apart_by_arch_ema_and_learning_rate():
 
     assert gan_report.label_of({"config": {"arch": "mlp", "ema": 0.0, "lr": 2e-4}}) == "template MLP"
     assert gan_report.label_of({"config": {"arch": "dcgan", "ema": 0.999}}) == "DCGAN + EMA 0.999"
+    assert (gan_report.label_of({"config": {"arch": "dcgan", "width": 2, "ema": 0.0, "lr": 4e-4}})
+            == "DCGAN x2, lr 0.0004")
     assert (gan_report.label_of({"config": {"arch": "mlp", "ema": 0.999, "lr": 4e-4}})
             == "template MLP + EMA 0.999, lr 0.0004")
