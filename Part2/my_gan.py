@@ -36,6 +36,8 @@ IMAGE_SHAPE = (1, 28, 28)
 # The fields of the config that fix the shapes of the networks: a checkpoint made with other
 # values cannot be loaded into this run's models.
 MODEL_FIELDS = ("arch", "latent_dim", "width")
+# Checkpoints written before a flag existed were trained with its default.
+OLDER_DEFAULTS = {"width": 1, "spectral_norm": False}
 
 
 # ----------------------------------------------------------------------------- models
@@ -89,10 +91,12 @@ class Discriminator(nn.Module):
     """images (N, 1, 28, 28) -> D(x) (N, 1), the probability that x is real.
 
     Training uses `logits` with a BCE-with-logits loss: the same objective as Sigmoid
-    followed by log, without log(0) once D becomes confident.
+    followed by log, without log(0) once D becomes confident. With `spectral_norm`, every
+    weight is divided by its largest singular value (Miyato et al., 2018), which bounds how
+    fast D's output can change with its input; the DCGAN's D then has no BatchNorm.
     """
 
-    def __init__(self, arch="mlp", width=1):
+    def __init__(self, arch="mlp", width=1, spectral_norm=False):
         super().__init__()
         if arch not in ARCHS:
             raise ValueError(f"unknown arch {arch!r}; choose from {ARCHS}")
@@ -108,11 +112,15 @@ class Discriminator(nn.Module):
             c1, c2 = 32 * width, 64 * width
             self.net = nn.Sequential(
                 nn.Conv2d(1, c1, 4, stride=2, padding=1), nn.LeakyReLU(0.2),  # (N, c1, 14, 14)
-                nn.Conv2d(c1, c2, 4, stride=2, padding=1, bias=False),  # (N, c2, 7, 7)
-                nn.BatchNorm2d(c2), nn.LeakyReLU(0.2),
+                nn.Conv2d(c1, c2, 4, stride=2, padding=1, bias=spectral_norm),  # (N, c2, 7, 7)
+                nn.Identity() if spectral_norm else nn.BatchNorm2d(c2), nn.LeakyReLU(0.2),
                 nn.Flatten(), nn.Linear(c2 * 7 * 7, 1),
             )
             self.apply(_dcgan_init)
+        if spectral_norm:
+            for module in self.net:
+                if isinstance(module, (nn.Conv2d, nn.Linear)):
+                    nn.utils.parametrizations.spectral_norm(module)
 
     def logits(self, x):
         return self.net(x)
@@ -206,9 +214,10 @@ def load_resume_checkpoint(path, config):
     if not isinstance(checkpoint, dict) or any(key not in checkpoint for key in needed):
         raise ValueError(f"{path} is not a training checkpoint made by my_gan.py")
     saved = checkpoint["config"]
-    for field in MODEL_FIELDS + ("batch_size", "ema"):
-        if saved.get(field) != getattr(config, field):
-            raise ValueError(f"{path} was trained with --{field} {saved.get(field)}, "
+    for field in MODEL_FIELDS + ("spectral_norm", "batch_size", "ema"):
+        value = saved.get(field, OLDER_DEFAULTS.get(field))
+        if value != getattr(config, field):
+            raise ValueError(f"{path} was trained with --{field} {value}, "
                              f"this run asks for --{field} {getattr(config, field)}")
     total_steps = config.n_epochs * checkpoint["log"].get("steps_per_epoch", 0)
     if checkpoint["step"] >= total_steps:
@@ -216,7 +225,7 @@ def load_resume_checkpoint(path, config):
                          f"ends at step {total_steps}, so there is nothing left to train")
     try:  # the state dicts must fit this run's models
         Generator(config.latent_dim, config.arch, config.width).load_state_dict(checkpoint["G"])
-        Discriminator(config.arch, config.width).load_state_dict(checkpoint["D"])
+        Discriminator(config.arch, config.width, config.spectral_norm).load_state_dict(checkpoint["D"])
     except RuntimeError as error:
         raise ValueError(f"{path} does not fit --arch {config.arch}: {error}".splitlines()[0]) from error
     return checkpoint
@@ -241,7 +250,7 @@ def train(config, resume=None):
         raise ValueError(f"--batch_size {config.batch_size} exceeds the {len(images)} training images")
 
     G = Generator(config.latent_dim, config.arch, config.width).to(device)
-    D = Discriminator(config.arch, config.width).to(device)
+    D = Discriminator(config.arch, config.width, config.spectral_norm).to(device)
     opt_G = torch.optim.Adam(G.parameters(), lr=config.lr, betas=(0.5, 0.999))
     opt_D = torch.optim.Adam(D.parameters(), lr=config.lr, betas=(0.5, 0.999))
     # An exponential moving average of G's weights (when --ema > 0) smooths the oscillation of
@@ -401,6 +410,8 @@ def parse_args(argv=None):
                         help="mlp: the assignment template; dcgan: convolutional G and D")
     parser.add_argument("--width", type=int, default=1,
                         help="channel multiplier of the dcgan architecture (mlp: must be 1)")
+    parser.add_argument("--spectral_norm", action="store_true",
+                        help="spectral normalisation of D's layers (instead of the DCGAN D's BatchNorm)")
     parser.add_argument("--ema", type=float, default=0.0,
                         help="decay of an exponential moving average of G's weights (0 = off)")
     parser.add_argument("--seed", type=int, default=0, help="random seed")

@@ -50,6 +50,20 @@ def test_generator_maps_latents_to_images_in_range(arch, width):
     torch.testing.assert_close(probability, torch.sigmoid(D.logits(images)))
 
 
+@pytest.mark.parametrize("arch", my_gan.ARCHS)
+def test_spectral_norm_scales_every_layer_of_d_to_unit_norm(arch):
+    D = my_gan.Discriminator(arch, spectral_norm=True)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in D.modules())
+    with torch.no_grad():
+        for _ in range(30):  # each forward in training mode runs one power iteration
+            D.logits(torch.randn(4, 1, 28, 28))
+    layers = [m for m in D.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    assert len(layers) == 3
+    for layer in layers:
+        sigma = torch.linalg.matrix_norm(layer.weight.flatten(1), ord=2)
+        assert abs(sigma.item() - 1) < 0.05
+
+
 def test_tiny_run_writes_grids_checkpoints_and_logs(data_root, tmp_path):
     out = tmp_path / "run"
     train_tiny(data_root, out, "--arch", "mlp", "--eval_samples", "50")
