@@ -27,7 +27,7 @@ REFERENCE_IS = 8.2
 TARGETS = {"inception_score_min": 9.3, "confident_min": 0.93, "class_min": 0.08, "class_max": 0.12,
            "fid_max_times_baseline": 5.0, "train_cpu_minutes_max": 60.0}
 GRID_STEPS = (0, 500, 1000, 2000, 5000, 10000)
-DEFAULT_LR = 2e-4  # my_gan.py's default; other rates are named in labels
+DEFAULT_LR, DEFAULT_BATCH_SIZE = 2e-4, 64  # my_gan.py's defaults; other values are named in labels
 
 
 def write_json(obj, path):
@@ -51,6 +51,9 @@ def summarize(log, baseline):
         "arch": log["config"]["arch"],
         "ema": log["config"]["ema"],
         "lr": log["config"].get("lr", DEFAULT_LR),
+        "batch_size": log["config"].get("batch_size", DEFAULT_BATCH_SIZE),
+        "width": log["config"].get("width", 1),
+        "spectral_norm": log["config"].get("spectral_norm", False),
         "n_epochs_planned": log["config"]["n_epochs"],
         "epochs": final["epoch"],
         "steps": final["step"],
@@ -131,9 +134,12 @@ def label_of(log):
     config = log["config"]
     label = "template MLP" if config["arch"] == "mlp" else config["arch"].upper()
     label += f" x{config['width']}" if config.get("width", 1) != 1 else ""
+    label += " + spectral norm" if config.get("spectral_norm") else ""
     label += f" + EMA {config['ema']}" if config["ema"] else ""
     lr = config.get("lr", DEFAULT_LR)
-    return label + (f", lr {lr:g}" if lr != DEFAULT_LR else "")
+    label += f", lr {lr:g}" if lr != DEFAULT_LR else ""
+    batch_size = config.get("batch_size", DEFAULT_BATCH_SIZE)
+    return label + (f", batch {batch_size}" if batch_size != DEFAULT_BATCH_SIZE else "")
 
 
 def plot_metrics(runs, baseline, path=None):

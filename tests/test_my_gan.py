@@ -290,5 +290,8 @@ def test_report_labels_tell_runs_apart_by_arch_ema_and_learning_rate():
     assert gan_report.label_of({"config": {"arch": "dcgan", "ema": 0.999}}) == "DCGAN + EMA 0.999"
     assert (gan_report.label_of({"config": {"arch": "dcgan", "width": 2, "ema": 0.0, "lr": 4e-4}})
             == "DCGAN x2, lr 0.0004")
+    assert (gan_report.label_of({"config": {"arch": "mlp", "spectral_norm": True, "ema": 0.999,
+                                            "batch_size": 128}})
+            == "template MLP + spectral norm + EMA 0.999, batch 128")
     assert (gan_report.label_of({"config": {"arch": "mlp", "ema": 0.999, "lr": 4e-4}})
             == "template MLP + EMA 0.999, lr 0.0004")
