@@ -142,21 +142,24 @@ def label_of(log):
     return label + (f", batch {batch_size}" if batch_size != DEFAULT_BATCH_SIZE else "")
 
 
-def plot_metrics(runs, baseline, path=None):
-    """IS, FID, confident share and class range over training CPU minutes, one line per run."""
+def plot_metrics(runs, baseline, path=None, highlight=("mlp",)):
+    """IS, FID, confident share and class range over training CPU minutes, one line per run;
+    the runs named in `highlight` (the template, the chosen run) drawn bold."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(11, 7), tight_layout=True)
+    fig = Figure(figsize=(12, 8), tight_layout=True)
     axes = fig.subplots(2, 2)
     panels = [("inception_score", "Inception Score", axes[0, 0]), ("fid", "FID (log scale)", axes[0, 1]),
               ("confident", "share with p > 0.9", axes[1, 0]), ("class_min", "class share", axes[1, 1])]
-    for name, log in runs.items():
+    colors = [f"C{i}" for i in range(10)]
+    for (name, log), color in zip(runs.items(), colors * 2):
         rows = log["evaluations"][1:]  # skip step 0: an untrained G
         minutes = [row["train_cpu_seconds"] / 60 for row in rows]
+        style = {"lw": 2.2} if name in highlight else {"lw": 1, "alpha": 0.55}
         for key, title, ax in panels:
-            line, = ax.plot(minutes, [row[key] for row in rows], label=label_of(log))
+            ax.plot(minutes, [row[key] for row in rows], color=color, label=label_of(log), **style)
             if key == "class_min":
-                ax.plot(minutes, [row["class_max"] for row in rows], color=line.get_color(), ls="--")
+                ax.plot(minutes, [row["class_max"] for row in rows], color=color, ls="--", **style)
     for key, title, ax in panels:
         ax.set_title(title)
         ax.set_xlabel("training CPU minutes (1 thread)")
@@ -166,7 +169,8 @@ def plot_metrics(runs, baseline, path=None):
     axes[0, 1].set_yscale("log")
     axes[1, 1].set_title("smallest (solid) and largest (dashed) class share")
     axes[1, 1].axhspan(TARGETS["class_min"], TARGETS["class_max"], color="green", alpha=0.1)
-    axes[0, 0].legend()
+    axes[1, 1].set_ylim(0, 0.3)  # the first evaluations (one class only) are off the top
+    axes[0, 0].legend(fontsize=7)
     if path is not None:
         fig.savefig(path, dpi=100)
     return fig
@@ -176,15 +180,19 @@ def plot_losses(runs, path=None):
     """Discriminator and generator losses of each run over its generator updates."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(4 * len(runs), 3.5), tight_layout=True)
-    axes = fig.subplots(1, len(runs), squeeze=False)[0]
+    columns = min(len(runs), 4)
+    rows = -(-len(runs) // columns)
+    fig = Figure(figsize=(4 * columns, 3.3 * rows), tight_layout=True)
+    axes = fig.subplots(rows, columns, squeeze=False).flatten()
+    for ax in axes[len(runs):]:
+        ax.set_visible(False)
     for ax, log in zip(axes, runs.values()):
         steps = [row["step"] for row in log["losses"]]
         ax.plot(steps, [row["loss_d"] for row in log["losses"]], label="D loss")
         ax.plot(steps, [row["loss_g"] for row in log["losses"]], label="G loss (non-saturating)")
-        ax.set_title(label_of(log))
+        ax.set_title(label_of(log), fontsize=8)
         ax.set_xlabel("generator update")
-        ax.legend()
+        ax.legend(fontsize=7)
     if path is not None:
         fig.savefig(path, dpi=100)
     return fig
@@ -265,7 +273,8 @@ def figures():
     FIGURES.mkdir(parents=True, exist_ok=True)
     runs = load_runs()
     comparison = json.loads((RESULTS / "gan_comparison.json").read_text())
-    plot_metrics(runs, comparison["real_baseline"], FIGURES / "gan_metrics_over_training.png")
+    plot_metrics(runs, comparison["real_baseline"], FIGURES / "gan_metrics_over_training.png",
+                 highlight=("mlp", comparison["chosen"]))
     plot_losses(runs, FIGURES / "gan_losses.png")
     plot_samples(FIGURES / "samples_start_middle_end.png")
     plot_interpolation(FIGURES / "interpolation.png")
