@@ -34,11 +34,21 @@ def test_report_quotes_every_part1_table_row_verbatim():
     assert not missing, f"report.md does not quote: {missing}"
 
 
-def test_report_quotes_the_gan_comparison_table_verbatim():
-    report = set(lines_of(REPORT))
+@pytest.mark.parametrize("document", ["report.md", "Part2/README.md"])
+def test_the_gan_comparison_table_is_quoted_verbatim(document):
+    quoted = set(lines_of((ROOT / document).read_text()))
     table = lines_of((ROOT / "Part2/results/gan_comparison.txt").read_text())
-    missing = [line for line in table if line not in report]
-    assert not missing, f"report.md does not quote: {missing}"
+    missing = [line for line in table if line not in quoted]
+    assert not missing, f"{document} does not quote: {missing}"
+
+
+def test_the_chosen_generator_is_the_one_the_documents_name():
+    comparison = json.loads((ROOT / "Part2/results/gan_comparison.json").read_text())
+    chosen, summary = comparison["chosen"], comparison["runs"][comparison["chosen"]]
+    part2 = (ROOT / "Part2/README.md").read_text()
+    assert f"--chosen {chosen}" in part2 and f"--out_dir Part2/runs/{chosen}" in part2
+    assert f"Inception Score {summary['final']['inception_score']:.2f}" in REPORT
+    assert f"{summary['epochs']:.0f} epochs and {summary['train_cpu_minutes']:.1f} CPU minutes" in REPORT
 
 
 def test_report_headline_numbers_match_the_results():
