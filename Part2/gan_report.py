@@ -151,8 +151,8 @@ def plot_metrics(runs, baseline, path=None, highlight=("mlp",)):
     axes = fig.subplots(2, 2)
     panels = [("inception_score", "Inception Score", axes[0, 0]), ("fid", "FID (log scale)", axes[0, 1]),
               ("confident", "share with p > 0.9", axes[1, 0]), ("class_min", "class share", axes[1, 1])]
-    colors = [f"C{i}" for i in range(10)]
-    for (name, log), color in zip(runs.items(), colors * 2):
+    for i, (name, log) in enumerate(runs.items()):
+        color = f"C{i % 10}"  # matplotlib's ten-colour cycle, fixed per run across the panels
         rows = log["evaluations"][1:]  # skip step 0: an untrained G
         minutes = [row["train_cpu_seconds"] / 60 for row in rows]
         style = {"lw": 2.2} if name in highlight else {"lw": 1, "alpha": 0.55}

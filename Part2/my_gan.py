@@ -187,7 +187,8 @@ def load_generator(path, device="cpu"):
         raise ValueError(f"{path} is not a generator checkpoint (no model and config)")
     config = checkpoint["config"]
     try:
-        G = Generator(latent_dim=config["latent_dim"], arch=config["arch"], width=config.get("width", 1))
+        G = Generator(latent_dim=config["latent_dim"], arch=config["arch"],
+                      width=config.get("width", OLDER_DEFAULTS["width"]))
         G.load_state_dict(checkpoint["model"])
     except (KeyError, ValueError, RuntimeError) as error:
         raise ValueError(f"{path} does not match the Generator it describes: {error}") from error
