@@ -54,6 +54,8 @@ def summarize(log, baseline):
         "batch_size": log["config"].get("batch_size", DEFAULT_BATCH_SIZE),
         "width": log["config"].get("width", 1),
         "spectral_norm": log["config"].get("spectral_norm", False),
+        **{key: log["config"][key] for key in ("dropout", "ema_warmup", "lr_decay")
+           if key in log["config"]},
         "n_epochs_planned": log["config"]["n_epochs"],
         "epochs": final["epoch"],
         "steps": final["step"],
@@ -83,18 +85,31 @@ def summarize(log, baseline):
     return summary
 
 
-def collect(runs, chosen, eval_samples=10000):
-    """Copy run logs, grids and the chosen run's generators into the repository; compare runs."""
+def collect(runs, chosen, template="mlp", eval_samples=10000):
+    """Copy run logs, grids and the chosen run's generators into the repository; compare these
+    runs and those collected before (whose logs are already in results/).
+
+    `template` names the run of the template MLP that was timed on the same machine as `runs`:
+    their CPU minutes are compared with its minutes only, as CPU time is not comparable across
+    machines. Runs collected before keep the template they were compared with.
+    """
     from gan_metrics import Scorer  # needs MNIST and the classifier; `figures` does not
     from mnist_data import DEFAULT_ROOT, prepare_mnist
 
+    logs, templates = {}, {}
+    if (RESULTS / "gan_comparison.json").is_file():
+        logs = load_runs()
+        previous = json.loads((RESULTS / "gan_comparison.json").read_text())["runs"]
+        templates = {name: summary.get("template", "mlp") for name, summary in previous.items()}
+    if template not in logs and template not in [name for name, _ in runs]:
+        raise ValueError(f"template run {template!r} is neither given with --run nor collected before")
     baseline = Scorer(prepare_mnist(DEFAULT_ROOT)).real_data_baseline(n=eval_samples)
     write_json(baseline, RESULTS / "real_baseline.json")
     comparison = {"reference_inception_score": REFERENCE_IS, "targets": TARGETS,
                   "real_baseline": baseline, "chosen": chosen, "runs": {}}
-    logs = {}
     for name, run_dir in runs:
         log = logs[name] = json.loads((run_dir / "log.json").read_text())
+        templates[name] = template
         write_json(log, RESULTS / f"gan_{name}.json")
         grids = FIGURES / "training_grids"
         grids.mkdir(parents=True, exist_ok=True)
@@ -103,22 +118,25 @@ def collect(runs, chosen, eval_samples=10000):
             source = run_dir / "samples" / f"step_{step:07d}.png"
             if source.is_file():
                 shutil.copyfile(source, grids / f"{name}_step_{step:07d}.png")
-        comparison["runs"][name] = summarize(log, baseline)
         if name == chosen:
             for stage in ("start", "middle", "end"):
                 shutil.copyfile(run_dir / f"generator_{stage}.pt", CHECKPOINTS / f"generator_{stage}.pt")
-    # The template's own final score under this project's classifier is the fairest bar for
-    # "time to reach the template's quality"; REFERENCE_IS is the figure measured elsewhere.
-    template = comparison["runs"].get("mlp")
-    if template:
-        comparison["template_final_inception_score"] = bar = template["final"]["inception_score"]
-        for name, summary in comparison["runs"].items():
-            reached = first_reaching(logs[name]["evaluations"], bar)
-            summary["cpu_minutes_to_template_final_is"] = reached and reached["train_cpu_seconds"] / 60
-        for summary in comparison["runs"].values():
-            for key in (f"cpu_minutes_to_is_{REFERENCE_IS}", "cpu_minutes_to_template_final_is"):
-                if template[key] and summary[key]:
-                    summary[key.replace("cpu_minutes", "time") + "_vs_template"] = summary[key] / template[key]
+    comparison["runs"] = {name: {**summarize(log, baseline), "template": templates[name]}
+                          for name, log in logs.items()}
+    # "Time to the template's quality": the template's own final score under this project's
+    # classifier is the bar, and its CPU time to get there the yardstick.
+    for name, summary in comparison["runs"].items():
+        reference = comparison["runs"].get(summary["template"])
+        if reference is None:
+            continue
+        summary["template_final_inception_score"] = bar = reference["final"]["inception_score"]
+        reached = first_reaching(logs[name]["evaluations"], bar)
+        summary["cpu_minutes_to_template_final_is"] = reached and reached["train_cpu_seconds"] / 60
+    for summary in comparison["runs"].values():
+        reference = comparison["runs"].get(summary["template"])
+        for key in (f"cpu_minutes_to_is_{REFERENCE_IS}", "cpu_minutes_to_template_final_is"):
+            if reference and reference[key] and summary[key]:
+                summary[key.replace("cpu_minutes", "time") + "_vs_template"] = summary[key] / reference[key]
     write_json(comparison, RESULTS / "gan_comparison.json")
     return comparison
 
@@ -130,16 +148,25 @@ def load_runs():
 
 
 def label_of(log):
-    """'template MLP', 'DCGAN + EMA 0.999', 'DCGAN x2 + EMA 0.999, lr 0.0004', ..."""
+    """'template MLP', 'DCGAN + EMA 0.999', 'DCGAN x2 + EMA 0.999, lr 0.0004',
+    'template MLP + EMA 0.999 (warm-up), lr 0.0004 decayed, batch 256', ..."""
     config = log["config"]
     label = "template MLP" if config["arch"] == "mlp" else config["arch"].upper()
     label += f" x{config['width']}" if config.get("width", 1) != 1 else ""
     label += " + spectral norm" if config.get("spectral_norm") else ""
+    label += f" + dropout {config['dropout']:g}" if config.get("dropout") else ""
     label += f" + EMA {config['ema']}" if config["ema"] else ""
+    label += " (warm-up)" if config.get("ema_warmup") else ""
     lr = config.get("lr", DEFAULT_LR)
     label += f", lr {lr:g}" if lr != DEFAULT_LR else ""
+    label += " decayed" if config.get("lr_decay") else ""
     batch_size = config.get("batch_size", DEFAULT_BATCH_SIZE)
     return label + (f", batch {batch_size}" if batch_size != DEFAULT_BATCH_SIZE else "")
+
+
+def timed_with(comparison, runs, template):
+    """The runs whose CPU minutes were compared with `template`'s: timed on one machine."""
+    return {name: log for name, log in runs.items() if comparison["runs"][name]["template"] == template}
 
 
 def plot_metrics(runs, baseline, path=None, highlight=("mlp",)):
@@ -200,21 +227,21 @@ def plot_losses(runs, path=None):
 
 def comparison_rows(comparison):
     """The comparison as rows of strings: a header then one row per run and the real data."""
-    bar = comparison.get("template_final_inception_score")
     keys = [f"cpu_minutes_to_is_{REFERENCE_IS}", "cpu_minutes_to_template_final_is"]
-    rows = [["model", "epochs", "IS", "FID", "p>0.9", "classes", "CPU min",
-             f"min to IS {REFERENCE_IS}", f"min to IS {bar:.2f}" if bar else "-", "time / template's"]]
+    rows = [["run", "model", "epochs", "IS", "FID", "p>0.9", "classes", "CPU min",
+             f"min to IS {REFERENCE_IS}", "min to template's IS", "template", "time / template's"]]
     for name, s in comparison["runs"].items():
         f = s["final"]
-        rows.append([label_of({"config": s}), f"{s['epochs']:.0f}" + ("" if s["completed"] else " (stopped)"),
+        ratio = s.get("time_to_template_final_is_vs_template")
+        rows.append([name, label_of({"config": s}),
+                     f"{s['epochs']:.0f}" + ("" if s["completed"] else " (stopped)"),
                      f"{f['inception_score']:.2f}", f"{f['fid']:.2f}", f"{f['confident']:.1%}",
                      f"{f['class_min']:.1%}-{f['class_max']:.1%}", f"{s['train_cpu_minutes']:.1f}",
                      *("not reached" if s.get(k) is None else f"{s[k]:.1f}" for k in keys),
-                     "" if s.get("time_to_template_final_is_vs_template") is None
-                     else f"{s['time_to_template_final_is_vs_template']:.2f}"])
+                     s["template"], "" if ratio is None else f"{ratio:.2f}"])
     b = comparison["real_baseline"]
-    rows.append(["real data (train vs test)", "", f"{b['inception_score']:.2f}", f"{b['fid']:.2f}",
-                 f"{b['confident']:.1%}", f"{b['class_min']:.1%}-{b['class_max']:.1%}", "", "", "", ""])
+    rows.append(["real", "real data (train vs test)", "", f"{b['inception_score']:.2f}", f"{b['fid']:.2f}",
+                 f"{b['confident']:.1%}", f"{b['class_min']:.1%}-{b['class_max']:.1%}", "", "", "", "", ""])
     return rows
 
 
@@ -273,8 +300,14 @@ def figures():
     FIGURES.mkdir(parents=True, exist_ok=True)
     runs = load_runs()
     comparison = json.loads((RESULTS / "gan_comparison.json").read_text())
-    plot_metrics(runs, comparison["real_baseline"], FIGURES / "gan_metrics_over_training.png",
-                 highlight=("mlp", comparison["chosen"]))
+    # One figure per machine, as CPU minutes are comparable only on one: the chosen run's
+    # machine first, under the name the documents link to.
+    chosen = comparison["chosen"]
+    main_template = comparison["runs"][chosen]["template"]
+    for template in dict.fromkeys(summary["template"] for summary in comparison["runs"].values()):
+        name = "" if template == main_template else f"_{template}"
+        plot_metrics(timed_with(comparison, runs, template), comparison["real_baseline"],
+                     FIGURES / f"gan_metrics_over_training{name}.png", highlight=(template, chosen))
     plot_losses(runs, FIGURES / "gan_losses.png")
     plot_samples(FIGURES / "samples_start_middle_end.png")
     plot_interpolation(FIGURES / "interpolation.png")
@@ -296,9 +329,12 @@ def main(argv=None):
     collect_parser = commands.add_parser("collect", help="copy run logs and grids, score real data",
                                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     collect_parser.add_argument("--run", type=parse_run, action="append", required=True,
-                                help="NAME=FOLDER of a finished my_gan.py run (repeat; mlp = template)")
+                                help="NAME=FOLDER of a finished my_gan.py run (repeat; mlp = template); "
+                                     "runs collected before are kept unless named again")
     collect_parser.add_argument("--chosen", required=True,
                                 help="NAME of the run whose generator checkpoints go to checkpoints/")
+    collect_parser.add_argument("--template", default="mlp",
+                                help="NAME of the template MLP run timed on the same machine as these runs")
     collect_parser.add_argument("--eval_samples", type=int, default=10000,
                                 help="training images scored for the real-data baseline")
     commands.add_parser("figures", help="redraw the figures from results/*.json")
@@ -308,7 +344,10 @@ def main(argv=None):
             parser.error("--eval_samples must be at least 2")
         if args.chosen not in [name for name, _ in args.run]:
             parser.error(f"--chosen {args.chosen} is not one of the --run names")
-        collect(args.run, args.chosen, args.eval_samples)
+        try:
+            collect(args.run, args.chosen, args.template, args.eval_samples)
+        except ValueError as error:
+            parser.error(str(error))
     figures()
     print(format_table(comparison_rows(json.loads((RESULTS / "gan_comparison.json").read_text()))))
 

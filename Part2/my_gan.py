@@ -5,6 +5,7 @@
 Architectures (`--arch`):
 - mlp:   the assignment template. G: latent -> 128 -> 256 -> 512 -> 1024 -> 784 with BatchNorm
          and LeakyReLU(0.2), Tanh output; D: 784 -> 512 -> 256 -> 1 with LeakyReLU(0.2), Sigmoid.
+         `--width k` multiplies every hidden layer of G and D by k.
 - dcgan: a small DCGAN (Radford et al., 2016) sized for 28x28: transposed convolutions in G,
          strided convolutions in D, BatchNorm, normal(0, 0.02) initialisation. `--width k`
          multiplies its channels by k (G: 64k -> 32k -> 1 at 7, 14, 28 pixels; D: 32k -> 64k).
@@ -25,7 +26,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 from torchvision.utils import save_image
 from tqdm import tqdm
 
@@ -37,7 +38,7 @@ IMAGE_SHAPE = (1, 28, 28)
 # values cannot be loaded into this run's models.
 MODEL_FIELDS = ("arch", "latent_dim", "width")
 # Checkpoints written before a flag existed were trained with its default.
-OLDER_DEFAULTS = {"width": 1, "spectral_norm": False}
+OLDER_DEFAULTS = {"width": 1, "spectral_norm": False, "dropout": 0.0}
 
 
 # ----------------------------------------------------------------------------- models
@@ -63,12 +64,13 @@ class Generator(nn.Module):
             raise ValueError(f"unknown arch {arch!r}; choose from {ARCHS}")
         self.latent_dim, self.arch = latent_dim, arch
         if arch == "mlp":
+            h1, h2, h3, h4 = 128 * width, 256 * width, 512 * width, 1024 * width
             self.net = nn.Sequential(
-                nn.Linear(latent_dim, 128), nn.LeakyReLU(0.2),
-                nn.Linear(128, 256), nn.BatchNorm1d(256), nn.LeakyReLU(0.2),
-                nn.Linear(256, 512), nn.BatchNorm1d(512), nn.LeakyReLU(0.2),
-                nn.Linear(512, 1024), nn.BatchNorm1d(1024), nn.LeakyReLU(0.2),
-                nn.Linear(1024, 28 * 28), nn.Tanh(),
+                nn.Linear(latent_dim, h1), nn.LeakyReLU(0.2),
+                nn.Linear(h1, h2), nn.BatchNorm1d(h2), nn.LeakyReLU(0.2),
+                nn.Linear(h2, h3), nn.BatchNorm1d(h3), nn.LeakyReLU(0.2),
+                nn.Linear(h3, h4), nn.BatchNorm1d(h4), nn.LeakyReLU(0.2),
+                nn.Linear(h4, 28 * 28), nn.Tanh(),
                 nn.Unflatten(1, IMAGE_SHAPE),
             )
         else:
@@ -93,20 +95,25 @@ class Discriminator(nn.Module):
     Training uses `logits` with a BCE-with-logits loss: the same objective as Sigmoid
     followed by log, without log(0) once D becomes confident. With `spectral_norm`, every
     weight is divided by its largest singular value (Miyato et al., 2018), which bounds how
-    fast D's output can change with its input; the DCGAN's D then has no BatchNorm.
+    fast D's output can change with its input; the DCGAN's D then has no BatchNorm. `dropout`
+    (mlp only) zeroes that share of each hidden layer's units while training.
     """
 
-    def __init__(self, arch="mlp", width=1, spectral_norm=False):
+    def __init__(self, arch="mlp", width=1, spectral_norm=False, dropout=0.0):
         super().__init__()
         if arch not in ARCHS:
             raise ValueError(f"unknown arch {arch!r}; choose from {ARCHS}")
         self.arch = arch
         if arch == "mlp":
+            h1, h2 = 512 * width, 256 * width
+            def drop():  # none at 0: the template's layer indices
+                return [nn.Dropout(dropout)] if dropout > 0 else []
+
             self.net = nn.Sequential(
                 nn.Flatten(),
-                nn.Linear(28 * 28, 512), nn.LeakyReLU(0.2),
-                nn.Linear(512, 256), nn.LeakyReLU(0.2),
-                nn.Linear(256, 1),
+                nn.Linear(28 * 28, h1), nn.LeakyReLU(0.2), *drop(),
+                nn.Linear(h1, h2), nn.LeakyReLU(0.2), *drop(),
+                nn.Linear(h2, 1),
             )
         else:
             c1, c2 = 32 * width, 64 * width
@@ -215,7 +222,7 @@ def load_resume_checkpoint(path, config):
     if not isinstance(checkpoint, dict) or any(key not in checkpoint for key in needed):
         raise ValueError(f"{path} is not a training checkpoint made by my_gan.py")
     saved = checkpoint["config"]
-    for field in MODEL_FIELDS + ("spectral_norm", "batch_size", "ema"):
+    for field in MODEL_FIELDS + ("spectral_norm", "dropout", "batch_size", "ema"):
         value = saved.get(field, OLDER_DEFAULTS.get(field))
         if value != getattr(config, field):
             raise ValueError(f"{path} was trained with --{field} {value}, "
@@ -226,10 +233,37 @@ def load_resume_checkpoint(path, config):
                          f"ends at step {total_steps}, so there is nothing left to train")
     try:  # the state dicts must fit this run's models
         Generator(config.latent_dim, config.arch, config.width).load_state_dict(checkpoint["G"])
-        Discriminator(config.arch, config.width, config.spectral_norm).load_state_dict(checkpoint["D"])
+        Discriminator(config.arch, config.width, config.spectral_norm,
+                      config.dropout).load_state_dict(checkpoint["D"])
     except RuntimeError as error:
         raise ValueError(f"{path} does not fit --arch {config.arch}: {error}".splitlines()[0]) from error
     return checkpoint
+
+
+def lr_factor(step, total_steps):
+    """With --lr_decay: the full learning rate for the first half, then linearly down to 0."""
+    half = total_steps / 2
+    return min(1.0, (total_steps - step) / half)
+
+
+def ema_update(decay, warmup):
+    """The averaging rule of G's exponential moving average: avg <- d avg + (1 - d) current,
+    in place on lists of tensors (AveragedModel's `multi_avg_fn`, as torch's own EMA).
+
+    With `warmup`, d = min(decay, (1 + n) / (10 + n)) after n updates, so the average forgets
+    the untrained weights within tens of steps instead of the ~1 / (1 - decay) steps it takes
+    with d = decay from the start; later on the two are the same.
+    """
+    def update(averaged, current, num_averaged):
+        n = int(num_averaged)
+        d = min(decay, (1 + n) / (10 + n)) if warmup else decay
+        for a, c in zip(averaged, current):
+            if a.is_floating_point():
+                a.lerp_(c, 1 - d)
+            else:  # BatchNorm's integer batch count, averaged as torch's EMA does
+                a.copy_(a * d + c * (1 - d))
+
+    return update
 
 
 def epoch_order(n, seed, epoch):
@@ -251,12 +285,13 @@ def train(config, resume=None):
         raise ValueError(f"--batch_size {config.batch_size} exceeds the {len(images)} training images")
 
     G = Generator(config.latent_dim, config.arch, config.width).to(device)
-    D = Discriminator(config.arch, config.width, config.spectral_norm).to(device)
+    D = Discriminator(config.arch, config.width, config.spectral_norm, config.dropout).to(device)
     opt_G = torch.optim.Adam(G.parameters(), lr=config.lr, betas=(0.5, 0.999))
     opt_D = torch.optim.Adam(D.parameters(), lr=config.lr, betas=(0.5, 0.999))
     # An exponential moving average of G's weights (when --ema > 0) smooths the oscillation of
     # adversarial training; samples, checkpoints and scores then come from the average.
-    G_ema = AveragedModel(G, multi_avg_fn=get_ema_multi_avg_fn(config.ema), use_buffers=True) \
+    G_ema = AveragedModel(G, multi_avg_fn=ema_update(config.ema, config.ema_warmup),
+                          use_buffers=True) \
         if config.ema > 0 else None
 
     def sampler():
@@ -334,6 +369,10 @@ def train(config, resume=None):
                         initial=offset, total=steps_per_epoch, leave=False)
         tick = time.process_time()
         for index in progress:
+            if config.lr_decay:
+                for optimizer in (opt_G, opt_D):
+                    for group in optimizer.param_groups:
+                        group["lr"] = config.lr * lr_factor(step, total_steps)
             x = images[index].to(device)
             z = torch.randn(config.batch_size, config.latent_dim, device=device)  # z ~ N(0, I)
             fake = G(z)
@@ -410,11 +449,17 @@ def parse_args(argv=None):
     parser.add_argument("--arch", choices=ARCHS, default="mlp",
                         help="mlp: the assignment template; dcgan: convolutional G and D")
     parser.add_argument("--width", type=int, default=1,
-                        help="channel multiplier of the dcgan architecture (mlp: must be 1)")
+                        help="multiplier of every hidden layer's units (mlp) or channels (dcgan)")
     parser.add_argument("--spectral_norm", action="store_true",
                         help="spectral normalisation of D's layers (instead of the DCGAN D's BatchNorm)")
+    parser.add_argument("--dropout", type=float, default=0.0,
+                        help="dropout after each hidden layer of the mlp D (0 = none)")
+    parser.add_argument("--lr_decay", action="store_true",
+                        help="decay both learning rates linearly to 0 over the second half of training")
     parser.add_argument("--ema", type=float, default=0.0,
                         help="decay of an exponential moving average of G's weights (0 = off)")
+    parser.add_argument("--ema_warmup", action="store_true",
+                        help="average with decay min(ema, (1 + n) / (10 + n)) over the first n updates")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     parser.add_argument("--threads", type=int, default=0,
@@ -433,8 +478,10 @@ def parse_args(argv=None):
     parser.add_argument("--eval_interval", type=int, default=0,
                         help="score every this many batches instead of at epoch ends (0 = epoch ends)")
     args = parser.parse_args(argv)
-    if args.arch == "mlp" and args.width != 1:
-        parser.error("--width applies to --arch dcgan only")
+    if args.dropout and args.arch != "mlp":
+        parser.error("--dropout applies to --arch mlp only")
+    if not 0 <= args.dropout < 1:
+        parser.error("--dropout must be in [0, 1)")
     for name in ("n_epochs", "batch_size", "latent_dim", "width", "save_interval", "log_interval", "eval_samples"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
@@ -445,6 +492,8 @@ def parse_args(argv=None):
         parser.error("--lr must be positive")
     if not 0 <= args.ema < 1:
         parser.error("--ema must be in [0, 1)")
+    if args.ema_warmup and not args.ema:
+        parser.error("--ema_warmup needs --ema")
     try:
         device = torch.device(args.device)
     except RuntimeError:

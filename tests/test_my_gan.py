@@ -37,7 +37,7 @@ def state_of(path):
     return torch.load(path, weights_only=True)
 
 
-@pytest.mark.parametrize("arch, width", [("mlp", 1), ("dcgan", 1), ("dcgan", 2)])
+@pytest.mark.parametrize("arch, width", [("mlp", 1), ("mlp", 2), ("dcgan", 1), ("dcgan", 2)])
 def test_generator_maps_latents_to_images_in_range(arch, width):
     G = my_gan.Generator(latent_dim=16, arch=arch, width=width).eval()
     images = G(torch.randn(5, 16))
@@ -107,6 +107,71 @@ def test_resume_continues_from_saved_step(data_root, tmp_path):
     assert (resumed / "samples" / "step_0000015.png").is_file()
 
 
+def test_mlp_width_scales_hidden_layers_of_g_and_d():
+    G, D = my_gan.Generator(arch="mlp", width=2), my_gan.Discriminator("mlp", width=2)
+    assert [m.out_features for m in G.net if isinstance(m, torch.nn.Linear)] == [256, 512, 1024, 2048, 784]
+    assert [m.out_features for m in D.net if isinstance(m, torch.nn.Linear)] == [1024, 512, 1]
+    template = my_gan.Discriminator("mlp")  # width 1 and no dropout: the template's layer indices
+    assert list(template.state_dict()) == ["net.1.weight", "net.1.bias", "net.3.weight", "net.3.bias",
+                                           "net.5.weight", "net.5.bias"]
+
+
+def test_dropout_acts_in_training_only():
+    D = my_gan.Discriminator("mlp", dropout=0.5)
+    x = torch.randn(4, 1, 28, 28)
+    assert sum(isinstance(m, torch.nn.Dropout) for m in D.modules()) == 2
+    assert not torch.equal(D.logits(x), D.logits(x))  # a new mask each call
+    D.eval()
+    torch.testing.assert_close(D.logits(x), D.logits(x))
+
+
+def test_ema_without_warmup_is_torchs_ema_and_warmup_forgets_the_start():
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    torch.manual_seed(0)
+    G = my_gan.Generator(latent_dim=8)
+    ours = AveragedModel(G, multi_avg_fn=my_gan.ema_update(0.9, warmup=False), use_buffers=True)
+    torchs = AveragedModel(G, multi_avg_fn=get_ema_multi_avg_fn(0.9), use_buffers=True)
+    for _ in range(3):
+        with torch.no_grad():
+            for p in G.parameters():
+                p.add_(torch.randn_like(p))
+        G(torch.randn(4, 8))  # BatchNorm's running statistics and batch count move too
+        ours.update_parameters(G)
+        torchs.update_parameters(G)
+    for name, value in torchs.state_dict().items():
+        torch.testing.assert_close(ours.state_dict()[name], value, msg=name)
+
+    warm = my_gan.ema_update(0.999, warmup=True)
+    averaged = [torch.zeros(3)]
+    warm(averaged, [torch.ones(3)], torch.tensor(0))
+    # after 0 updates the decay is 1/10: the average is mostly the current weights ...
+    torch.testing.assert_close(averaged[0], torch.full((3,), 0.9))
+    # ... and once (1 + n) / (10 + n) exceeds 0.999 it is the plain decay
+    averaged = [torch.zeros(3)]
+    warm(averaged, [torch.ones(3)], torch.tensor(10**5))
+    torch.testing.assert_close(averaged[0], torch.full((3,), 0.001))
+
+
+def test_lr_decay_holds_for_half_then_falls_linearly_to_zero():
+    assert [my_gan.lr_factor(step, 100) for step in (0, 25, 50, 75, 100)] == [1, 1, 1, 0.5, 0]
+
+
+def test_tiny_run_with_every_option_trains_and_decays_lr(data_root, tmp_path):
+    out = tmp_path / "run"
+    train_tiny(data_root, out, "--arch", "mlp", "--width", "2", "--dropout", "0.2",
+               "--ema", "0.99", "--ema_warmup", "--lr_decay", "--lr", "1e-3", "--no_eval")
+    state = state_of(out / "latest.pt")
+    assert state["config"]["dropout"] == 0.2 and state["step"] == 16
+    # the lr of the last step (15 of 16): 1e-3 * (16 - 15) / 8
+    for optimizer in ("opt_G", "opt_D"):
+        assert state[optimizer]["param_groups"][0]["lr"] == pytest.approx(1e-3 / 8)
+    log = json.loads((out / "log.json").read_text())
+    assert all(np.isfinite([row["loss_d"], row["loss_g"]]).all() for row in log["losses"])
+    G = my_gan.load_generator(out / "generator_end.pt")
+    assert G.net[0].out_features == 256  # width 2, read back from the checkpoint
+
+
 def test_load_generator_round_trips(data_root, tmp_path):
     train_tiny(data_root, tmp_path, "--arch", "dcgan", "--width", "2", "--latent_dim", "12", "--no_eval",
                "--n_epochs", "1")
@@ -143,7 +208,9 @@ def test_load_generator_explains_bad_files(tmp_path):
     (["--lr", "-0.1"], "--lr must be positive"),
     (["--ema", "1"], "--ema must be in [0, 1)"),
     (["--arch", "resnet"], "invalid choice"),
-    (["--arch", "mlp", "--width", "2"], "--width applies to --arch dcgan only"),
+    (["--arch", "dcgan", "--dropout", "0.3"], "--dropout applies to --arch mlp only"),
+    (["--dropout", "1"], "--dropout must be in [0, 1)"),
+    (["--ema_warmup"], "--ema_warmup needs --ema"),
     (["--arch", "dcgan", "--width", "0"], "--width must be at least 1"),
     (["--device", "nonsense"], "is not a torch device"),
 ])
@@ -173,6 +240,7 @@ def test_bad_resume_fails_before_touching_outputs(data_root, tmp_path, capsys):
         (["--arch", "mlp", "--resume", corrupt], "not a readable checkpoint"),
         (["--arch", "mlp", "--resume", out / "generator_end.pt"], "not a training checkpoint"),
         (["--arch", "dcgan", "--resume", out / "latest.pt"], "trained with --arch mlp"),
+        (["--arch", "mlp", "--dropout", "0.3", "--resume", out / "latest.pt"], "trained with --dropout 0.0"),
         (["--arch", "mlp", "--resume", out / "latest.pt", "--n_epochs", "1"], "nothing left to train"),
     ]
     for flags, message in cases:
@@ -295,3 +363,56 @@ def test_report_labels_tell_runs_apart_by_arch_ema_and_learning_rate():
             == "template MLP + spectral norm + EMA 0.999, batch 128")
     assert (gan_report.label_of({"config": {"arch": "mlp", "ema": 0.999, "lr": 4e-4}})
             == "template MLP + EMA 0.999, lr 0.0004")
+    assert (gan_report.label_of({"config": {"arch": "mlp", "dropout": 0.3, "ema": 0.999, "ema_warmup": True,
+                                            "lr": 4e-4, "lr_decay": True, "batch_size": 256}})
+            == "template MLP + dropout 0.3 + EMA 0.999 (warm-up), lr 0.0004 decayed, batch 256")
+
+
+def test_collect_keeps_earlier_runs_and_times_each_against_its_own_template(tmp_path, monkeypatch):
+    import gan_metrics
+    import gan_report
+    import mnist_data
+
+    class StubScorer:
+        def __init__(self, root):
+            pass
+
+        def real_data_baseline(self, n):
+            return {"inception_score": 9.7, "fid": 0.1, "confident": 0.97, "class_min": 0.09, "class_max": 0.11}
+
+    monkeypatch.setattr(gan_metrics, "Scorer", StubScorer)
+    monkeypatch.setattr(mnist_data, "prepare_mnist", lambda root: root)
+    for name in ("RESULTS", "FIGURES", "CHECKPOINTS"):
+        monkeypatch.setattr(gan_report, name, tmp_path / name.lower())
+    (tmp_path / "checkpoints").mkdir()
+
+    def run(name, minutes_to_8, config=None):
+        folder = tmp_path / "runs" / name
+        (folder / "samples").mkdir(parents=True)
+        scores = {"fid": 1.0, "confident": 0.9, "class_min": 0.09, "class_max": 0.11, "class_fractions": [0.1] * 10}
+        evaluations = [{"step": step, "epoch": float(step), "train_cpu_seconds": 60 * minutes,
+                        "inception_score": score, **scores}
+                       for step, minutes, score in [(1, minutes_to_8 / 2, 7.0), (2, minutes_to_8, 8.0)]]
+        log = {"config": {"arch": "mlp", "ema": 0.0, "n_epochs": 2, **(config or {})}, "steps_per_epoch": 1,
+               "losses": [], "evaluations": evaluations}
+        (folder / "log.json").write_text(json.dumps(log))
+        for stage in ("start", "middle", "end"):
+            (folder / f"generator_{stage}.pt").write_text(name)
+        return name, folder
+
+    ema = {"ema": 0.999}
+    gan_report.collect([run("mlp", 10), run("a", 2, ema)], chosen="a")
+    written = sorted(tmp_path.rglob("*"))
+    with pytest.raises(ValueError, match="template run 'elsewhere'"):
+        gan_report.collect([run("b", 5, ema)], chosen="b", template="elsewhere")
+    assert sorted(p for p in tmp_path.rglob("*") if "runs" not in p.parts) == \
+        [p for p in written if "runs" not in p.parts]  # nothing written
+    comparison = gan_report.collect([run("mlp_here", 20), run("c", 5, ema)], chosen="c", template="mlp_here")
+
+    summaries = comparison["runs"]
+    assert list(summaries) == ["mlp", "a", "mlp_here", "c"]
+    assert [summaries[n]["template"] for n in summaries] == ["mlp", "mlp", "mlp_here", "mlp_here"]
+    assert summaries["a"]["time_to_template_final_is_vs_template"] == pytest.approx(0.2)
+    assert summaries["c"]["time_to_template_final_is_vs_template"] == pytest.approx(0.25)
+    assert (tmp_path / "checkpoints" / "generator_end.pt").read_text() == "c"
+    assert comparison["chosen"] == "c"

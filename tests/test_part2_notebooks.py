@@ -1,7 +1,6 @@
 """Part 2's notebooks: committed executed, and they run top to bottom on the committed checkpoints."""
 
 import re
-import time
 from pathlib import Path
 
 import nbformat
@@ -40,15 +39,12 @@ def test_notebook_is_committed_executed(name):
 def test_notebook_runs_and_shows_what_is_committed(name, tmp_path):
     from mnist_data import DEFAULT_ROOT, prepare_mnist
 
-    prepare_mnist(DEFAULT_ROOT)  # once, outside the timed run (the samples notebook needs it)
+    prepare_mnist(DEFAULT_ROOT)  # the samples notebook re-scores against the test set
     committed = nbformat.read(PART2 / name, as_version=4)
     fresh = nbformat.read(PART2 / name, as_version=4)
-    start = time.perf_counter()
     NotebookClient(fresh, timeout=300, kernel_name="python3",
                    resources={"metadata": {"path": str(PART2)}}).execute()
-    seconds = time.perf_counter() - start
     nbformat.write(fresh, tmp_path / name)  # the temp copy: the committed file is left alone
-    assert seconds < 120, f"{name} took {seconds:.0f} s"
 
     for old, new in zip(code_cells(committed), code_cells(fresh)):
         assert images_in(new) == images_in(old)
