@@ -85,58 +85,74 @@ def summarize(log, baseline):
     return summary
 
 
+def template_of(summary):
+    """The template run a run was timed against; runs collected before this was recorded were
+    all timed against the run named mlp."""
+    return summary.get("template", "mlp")
+
+
 def collect(runs, chosen, template="mlp", eval_samples=10000):
     """Copy run logs, grids and the chosen run's generators into the repository; compare these
     runs and those collected before (whose logs are already in results/).
 
-    `template` names the run of the template MLP that was timed on the same machine as `runs`:
-    their CPU minutes are compared with its minutes only, as CPU time is not comparable across
-    machines. Runs collected before keep the template they were compared with.
+    `template` names the run of the template MLP among `runs`, timed on the same machine: their
+    CPU minutes are compared with its minutes only, as CPU time is not comparable across
+    machines. Runs collected before keep the template they were compared with. Everything is
+    read and checked before anything is written.
     """
     from gan_metrics import Scorer  # needs MNIST and the classifier; `figures` does not
     from mnist_data import DEFAULT_ROOT, prepare_mnist
 
+    folders = dict(runs)
+    if template not in folders:
+        raise ValueError(f"--template {template} is not one of the --run names; the template run is "
+                         f"collected with the runs timed beside it")
     logs, templates = {}, {}
     if (RESULTS / "gan_comparison.json").is_file():
         logs = load_runs()
         previous = json.loads((RESULTS / "gan_comparison.json").read_text())["runs"]
-        templates = {name: summary.get("template", "mlp") for name, summary in previous.items()}
-    if template not in logs and template not in [name for name, _ in runs]:
-        raise ValueError(f"template run {template!r} is neither given with --run nor collected before")
-    baseline = Scorer(prepare_mnist(DEFAULT_ROOT)).real_data_baseline(n=eval_samples)
-    write_json(baseline, RESULTS / "real_baseline.json")
-    comparison = {"reference_inception_score": REFERENCE_IS, "targets": TARGETS,
-                  "real_baseline": baseline, "chosen": chosen, "runs": {}}
-    for name, run_dir in runs:
-        log = logs[name] = json.loads((run_dir / "log.json").read_text())
+        templates = {name: template_of(summary) for name, summary in previous.items()}
+    for name, folder in folders.items():
+        logs[name] = json.loads((folder / "log.json").read_text())
         templates[name] = template
-        write_json(log, RESULTS / f"gan_{name}.json")
-        grids = FIGURES / "training_grids"
-        grids.mkdir(parents=True, exist_ok=True)
-        last = log["evaluations"][-1]["step"]
-        for step in (*GRID_STEPS, last):
-            source = run_dir / "samples" / f"step_{step:07d}.png"
-            if source.is_file():
-                shutil.copyfile(source, grids / f"{name}_step_{step:07d}.png")
-        if name == chosen:
-            for stage in ("start", "middle", "end"):
-                shutil.copyfile(run_dir / f"generator_{stage}.pt", CHECKPOINTS / f"generator_{stage}.pt")
-    comparison["runs"] = {name: {**summarize(log, baseline), "template": templates[name]}
-                          for name, log in logs.items()}
+    if chosen not in logs:
+        raise ValueError(f"--chosen {chosen} is neither a --run name nor a run collected before")
+    if chosen in folders:
+        missing = [stage for stage in ("start", "middle", "end")
+                   if not (folders[chosen] / f"generator_{stage}.pt").is_file()]
+        if missing:
+            raise ValueError(f"{folders[chosen]} has no generator_{missing[0]}.pt")
+
+    baseline = Scorer(prepare_mnist(DEFAULT_ROOT)).real_data_baseline(n=eval_samples)
+    comparison = {"reference_inception_score": REFERENCE_IS, "targets": TARGETS,
+                  "real_baseline": baseline, "chosen": chosen,
+                  "runs": {name: {**summarize(log, baseline), "template": templates[name]}
+                           for name, log in logs.items()}}
     # "Time to the template's quality": the template's own final score under this project's
     # classifier is the bar, and its CPU time to get there the yardstick.
     for name, summary in comparison["runs"].items():
-        reference = comparison["runs"].get(summary["template"])
-        if reference is None:
-            continue
+        reference = comparison["runs"][summary["template"]]
         summary["template_final_inception_score"] = bar = reference["final"]["inception_score"]
         reached = first_reaching(logs[name]["evaluations"], bar)
         summary["cpu_minutes_to_template_final_is"] = reached and reached["train_cpu_seconds"] / 60
     for summary in comparison["runs"].values():
-        reference = comparison["runs"].get(summary["template"])
+        reference = comparison["runs"][summary["template"]]
         for key in (f"cpu_minutes_to_is_{REFERENCE_IS}", "cpu_minutes_to_template_final_is"):
-            if reference and reference[key] and summary[key]:
+            if reference[key] and summary[key]:
                 summary[key.replace("cpu_minutes", "time") + "_vs_template"] = summary[key] / reference[key]
+
+    write_json(baseline, RESULTS / "real_baseline.json")
+    grids = FIGURES / "training_grids"
+    grids.mkdir(parents=True, exist_ok=True)
+    for name, folder in folders.items():
+        write_json(logs[name], RESULTS / f"gan_{name}.json")
+        for step in (*GRID_STEPS, logs[name]["evaluations"][-1]["step"]):
+            source = folder / "samples" / f"step_{step:07d}.png"
+            if source.is_file():
+                shutil.copyfile(source, grids / f"{name}_step_{step:07d}.png")
+    if chosen in folders:
+        for stage in ("start", "middle", "end"):
+            shutil.copyfile(folders[chosen] / f"generator_{stage}.pt", CHECKPOINTS / f"generator_{stage}.pt")
     write_json(comparison, RESULTS / "gan_comparison.json")
     return comparison
 
@@ -166,7 +182,7 @@ def label_of(log):
 
 def timed_with(comparison, runs, template):
     """The runs whose CPU minutes were compared with `template`'s: timed on one machine."""
-    return {name: log for name, log in runs.items() if comparison["runs"][name]["template"] == template}
+    return {name: log for name, log in runs.items() if template_of(comparison["runs"][name]) == template}
 
 
 def plot_metrics(runs, baseline, path=None, highlight=("mlp",)):
@@ -238,7 +254,7 @@ def comparison_rows(comparison):
                      f"{f['inception_score']:.2f}", f"{f['fid']:.2f}", f"{f['confident']:.1%}",
                      f"{f['class_min']:.1%}-{f['class_max']:.1%}", f"{s['train_cpu_minutes']:.1f}",
                      *("not reached" if s.get(k) is None else f"{s[k]:.1f}" for k in keys),
-                     s["template"], "" if ratio is None else f"{ratio:.2f}"])
+                     template_of(s), "" if ratio is None else f"{ratio:.2f}"])
     b = comparison["real_baseline"]
     rows.append(["real", "real data (train vs test)", "", f"{b['inception_score']:.2f}", f"{b['fid']:.2f}",
                  f"{b['confident']:.1%}", f"{b['class_min']:.1%}-{b['class_max']:.1%}", "", "", "", "", ""])
@@ -303,8 +319,8 @@ def figures():
     # One figure per machine, as CPU minutes are comparable only on one: the chosen run's
     # machine first, under the name the documents link to.
     chosen = comparison["chosen"]
-    main_template = comparison["runs"][chosen]["template"]
-    for template in dict.fromkeys(summary["template"] for summary in comparison["runs"].values()):
+    main_template = template_of(comparison["runs"][chosen])
+    for template in dict.fromkeys(map(template_of, comparison["runs"].values())):
         name = "" if template == main_template else f"_{template}"
         plot_metrics(timed_with(comparison, runs, template), comparison["real_baseline"],
                      FIGURES / f"gan_metrics_over_training{name}.png", highlight=(template, chosen))
@@ -319,6 +335,12 @@ def parse_run(text):
     name, sep, folder = text.partition("=")
     if not sep or not name or not Path(folder, "log.json").is_file():
         raise argparse.ArgumentTypeError(f"expected NAME=FOLDER with FOLDER/log.json, got {text!r}")
+    try:
+        evaluations = json.loads(Path(folder, "log.json").read_text())["evaluations"]
+    except (ValueError, KeyError, TypeError):
+        raise argparse.ArgumentTypeError(f"{folder}/log.json is not a my_gan.py log") from None
+    if not evaluations:
+        raise argparse.ArgumentTypeError(f"{folder} has no evaluations (trained with --no_eval?)")
     return name, Path(folder)
 
 
@@ -332,9 +354,11 @@ def main(argv=None):
                                 help="NAME=FOLDER of a finished my_gan.py run (repeat; mlp = template); "
                                      "runs collected before are kept unless named again")
     collect_parser.add_argument("--chosen", required=True,
-                                help="NAME of the run whose generator checkpoints go to checkpoints/")
+                                help="NAME of the run whose generator checkpoints are in checkpoints/ "
+                                     "(copied there if it is a --run)")
     collect_parser.add_argument("--template", default="mlp",
-                                help="NAME of the template MLP run timed on the same machine as these runs")
+                                help="NAME of the --run of the template MLP, timed on the same machine "
+                                     "as the other --run runs")
     collect_parser.add_argument("--eval_samples", type=int, default=10000,
                                 help="training images scored for the real-data baseline")
     commands.add_parser("figures", help="redraw the figures from results/*.json")
@@ -342,8 +366,6 @@ def main(argv=None):
     if args.command == "collect":
         if args.eval_samples < 2:
             parser.error("--eval_samples must be at least 2")
-        if args.chosen not in [name for name, _ in args.run]:
-            parser.error(f"--chosen {args.chosen} is not one of the --run names")
         try:
             collect(args.run, args.chosen, args.template, args.eval_samples)
         except ValueError as error:

@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.optim.swa_utils import AveragedModel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torchvision.utils import save_image
 from tqdm import tqdm
 
@@ -38,7 +38,8 @@ IMAGE_SHAPE = (1, 28, 28)
 # values cannot be loaded into this run's models.
 MODEL_FIELDS = ("arch", "latent_dim", "width")
 # Checkpoints written before a flag existed were trained with its default.
-OLDER_DEFAULTS = {"width": 1, "spectral_norm": False, "dropout": 0.0}
+OLDER_DEFAULTS = {"width": 1, "spectral_norm": False, "dropout": 0.0, "ema_warmup": False,
+                  "lr_decay": False}
 
 
 # ----------------------------------------------------------------------------- models
@@ -222,7 +223,9 @@ def load_resume_checkpoint(path, config):
     if not isinstance(checkpoint, dict) or any(key not in checkpoint for key in needed):
         raise ValueError(f"{path} is not a training checkpoint made by my_gan.py")
     saved = checkpoint["config"]
-    for field in MODEL_FIELDS + ("spectral_norm", "dropout", "batch_size", "ema"):
+    # The optimisers' state holds the learning rate, and --lr_decay's schedule spans --n_epochs.
+    fields = ("spectral_norm", "dropout", "batch_size", "ema", "ema_warmup", "lr", "lr_decay")
+    for field in MODEL_FIELDS + fields + (("n_epochs",) if config.lr_decay else ()):
         value = saved.get(field, OLDER_DEFAULTS.get(field))
         if value != getattr(config, field):
             raise ValueError(f"{path} was trained with --{field} {value}, "
@@ -247,21 +250,15 @@ def lr_factor(step, total_steps):
 
 
 def ema_update(decay, warmup):
-    """The averaging rule of G's exponential moving average: avg <- d avg + (1 - d) current,
-    in place on lists of tensors (AveragedModel's `multi_avg_fn`, as torch's own EMA).
-
-    With `warmup`, d = min(decay, (1 + n) / (10 + n)) after n updates, so the average forgets
-    the untrained weights within tens of steps instead of the ~1 / (1 - decay) steps it takes
-    with d = decay from the start; later on the two are the same.
+    """The averaging rule of G's exponential moving average, avg <- d avg + (1 - d) current:
+    torch's EMA with d = decay, or with `warmup` d = min(decay, (1 + n) / (10 + n)) after n
+    updates, so that the average forgets the untrained weights within tens of steps instead of
+    the ~1 / (1 - decay) steps it takes with d = decay from the start.
     """
     def update(averaged, current, num_averaged):
         n = int(num_averaged)
         d = min(decay, (1 + n) / (10 + n)) if warmup else decay
-        for a, c in zip(averaged, current):
-            if a.is_floating_point():
-                a.lerp_(c, 1 - d)
-            else:  # BatchNorm's integer batch count, averaged as torch's EMA does
-                a.copy_(a * d + c * (1 - d))
+        get_ema_multi_avg_fn(d)(averaged, current, num_averaged)
 
     return update
 

@@ -142,14 +142,22 @@ def test_ema_without_warmup_is_torchs_ema_and_warmup_forgets_the_start():
     for name, value in torchs.state_dict().items():
         torch.testing.assert_close(ours.state_dict()[name], value, msg=name)
 
-    warm = my_gan.ema_update(0.999, warmup=True)
+    # With warm-up, AveragedModel's first update copies G and the n-th after it averages with
+    # d = (1 + n) / (10 + n): 2/11, 3/12, ... until that exceeds the decay.
+    G = torch.nn.Linear(1, 1, bias=False)
+    warm = AveragedModel(G, multi_avg_fn=my_gan.ema_update(0.999, warmup=True))
+    expected = 0.0
+    for n, value in enumerate([0.0, 1.0, 1.0]):
+        with torch.no_grad():
+            G.weight.fill_(value)
+        warm.update_parameters(G)
+        d = (1 + n) / (10 + n)
+        expected = value if n == 0 else d * expected + (1 - d) * value
+        torch.testing.assert_close(warm.module.weight.item(), expected)
+    assert expected == pytest.approx(1 - 2 / 11 * 3 / 12)
+    plain = my_gan.ema_update(0.999, warmup=True)
     averaged = [torch.zeros(3)]
-    warm(averaged, [torch.ones(3)], torch.tensor(0))
-    # after 0 updates the decay is 1/10: the average is mostly the current weights ...
-    torch.testing.assert_close(averaged[0], torch.full((3,), 0.9))
-    # ... and once (1 + n) / (10 + n) exceeds 0.999 it is the plain decay
-    averaged = [torch.zeros(3)]
-    warm(averaged, [torch.ones(3)], torch.tensor(10**5))
+    plain(averaged, [torch.ones(3)], torch.tensor(10**5))  # late on: the plain decay
     torch.testing.assert_close(averaged[0], torch.full((3,), 0.001))
 
 
@@ -170,6 +178,19 @@ def test_tiny_run_with_every_option_trains_and_decays_lr(data_root, tmp_path):
     assert all(np.isfinite([row["loss_d"], row["loss_g"]]).all() for row in log["losses"])
     G = my_gan.load_generator(out / "generator_end.pt")
     assert G.net[0].out_features == 256  # width 2, read back from the checkpoint
+
+
+def test_resume_with_dropout_and_ema_warmup_continues_from_saved_step(data_root, tmp_path):
+    options = ["--arch", "mlp", "--dropout", "0.2", "--ema", "0.9", "--ema_warmup", "--no_eval"]
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    train_tiny(data_root, straight, *options)
+    train_tiny(data_root, resumed, *options, "--n_epochs", "1")
+    train_tiny(data_root, resumed, *options, "--resume", resumed / "latest.pt")
+    a, b = state_of(straight / "latest.pt"), state_of(resumed / "latest.pt")
+    # the dropout masks come from the saved RNG state, the warm-up from the saved update count
+    for key in ("G", "D", "G_ema"):
+        for name in a[key]:
+            torch.testing.assert_close(a[key][name], b[key][name], msg=f"{key}.{name}")
 
 
 def test_load_generator_round_trips(data_root, tmp_path):
@@ -241,6 +262,8 @@ def test_bad_resume_fails_before_touching_outputs(data_root, tmp_path, capsys):
         (["--arch", "mlp", "--resume", out / "generator_end.pt"], "not a training checkpoint"),
         (["--arch", "dcgan", "--resume", out / "latest.pt"], "trained with --arch mlp"),
         (["--arch", "mlp", "--dropout", "0.3", "--resume", out / "latest.pt"], "trained with --dropout 0.0"),
+        (["--arch", "mlp", "--lr", "1e-3", "--resume", out / "latest.pt"], "trained with --lr 0.0002"),
+        (["--arch", "mlp", "--lr_decay", "--resume", out / "latest.pt"], "trained with --lr_decay False"),
         (["--arch", "mlp", "--resume", out / "latest.pt", "--n_epochs", "1"], "nothing left to train"),
     ]
     for flags, message in cases:
@@ -388,7 +411,7 @@ def test_collect_keeps_earlier_runs_and_times_each_against_its_own_template(tmp_
 
     def run(name, minutes_to_8, config=None):
         folder = tmp_path / "runs" / name
-        (folder / "samples").mkdir(parents=True)
+        (folder / "samples").mkdir(parents=True, exist_ok=True)
         scores = {"fid": 1.0, "confident": 0.9, "class_min": 0.09, "class_max": 0.11, "class_fractions": [0.1] * 10}
         evaluations = [{"step": step, "epoch": float(step), "train_cpu_seconds": 60 * minutes,
                         "inception_score": score, **scores}
@@ -402,17 +425,31 @@ def test_collect_keeps_earlier_runs_and_times_each_against_its_own_template(tmp_
 
     ema = {"ema": 0.999}
     gan_report.collect([run("mlp", 10), run("a", 2, ema)], chosen="a")
-    written = sorted(tmp_path.rglob("*"))
-    with pytest.raises(ValueError, match="template run 'elsewhere'"):
-        gan_report.collect([run("b", 5, ema)], chosen="b", template="elsewhere")
-    assert sorted(p for p in tmp_path.rglob("*") if "runs" not in p.parts) == \
-        [p for p in written if "runs" not in p.parts]  # nothing written
-    comparison = gan_report.collect([run("mlp_here", 20), run("c", 5, ema)], chosen="c", template="mlp_here")
 
+    def snapshot():
+        return {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file() and "runs" not in path.parts}
+
+    before = snapshot()
+    with pytest.raises(ValueError, match="--template mlp_here is not one of the --run names"):
+        gan_report.collect([run("b", 5, ema)], chosen="b", template="mlp_here")
+    with pytest.raises(ValueError, match="--chosen nowhere"):
+        gan_report.collect([run("mlp_here", 20), run("c", 5, ema)], chosen="nowhere", template="mlp_here")
+    assert snapshot() == before  # refused before anything was written
+
+    comparison = gan_report.collect([run("mlp_here", 20), run("c", 5, ema)], chosen="c", template="mlp_here")
     summaries = comparison["runs"]
     assert list(summaries) == ["mlp", "a", "mlp_here", "c"]
     assert [summaries[n]["template"] for n in summaries] == ["mlp", "mlp", "mlp_here", "mlp_here"]
     assert summaries["a"]["time_to_template_final_is_vs_template"] == pytest.approx(0.2)
     assert summaries["c"]["time_to_template_final_is_vs_template"] == pytest.approx(0.25)
     assert (tmp_path / "checkpoints" / "generator_end.pt").read_text() == "c"
-    assert comparison["chosen"] == "c"
+    runs = gan_report.load_runs()
+    assert list(gan_report.timed_with(comparison, runs, "mlp_here")) == ["mlp_here", "c"]
+    rows = gan_report.comparison_rows(comparison)
+    assert [row[0] for row in rows] == ["run", "mlp", "a", "mlp_here", "c", "real"]
+    assert rows[4][-2:] == ["mlp_here", "0.25"]
+
+    # an earlier run can stay the chosen one; its checkpoints are left alone
+    comparison = gan_report.collect([run("mlp_3", 10), run("d", 5, ema)], chosen="c", template="mlp_3")
+    assert comparison["chosen"] == "c" and comparison["runs"]["d"]["template"] == "mlp_3"
+    assert (tmp_path / "checkpoints" / "generator_end.pt").read_text() == "c"
