@@ -54,7 +54,7 @@ def summarize(log, baseline):
         "batch_size": log["config"].get("batch_size", DEFAULT_BATCH_SIZE),
         "width": log["config"].get("width", 1),
         "spectral_norm": log["config"].get("spectral_norm", False),
-        **{key: log["config"][key] for key in ("dropout", "ema_warmup", "lr_decay")
+        **{key: log["config"][key] for key in ("ema_warmup", "lr_decay")
            if key in log["config"]},
         "n_epochs_planned": log["config"]["n_epochs"],
         "epochs": final["epoch"],
@@ -170,7 +170,6 @@ def label_of(log):
     label = "template MLP" if config["arch"] == "mlp" else config["arch"].upper()
     label += f" x{config['width']}" if config.get("width", 1) != 1 else ""
     label += " + spectral norm" if config.get("spectral_norm") else ""
-    label += f" + dropout {config['dropout']:g}" if config.get("dropout") else ""
     label += f" + EMA {config['ema']}" if config["ema"] else ""
     label += " (warm-up)" if config.get("ema_warmup") else ""
     lr = config.get("lr", DEFAULT_LR)

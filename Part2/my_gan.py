@@ -38,8 +38,7 @@ IMAGE_SHAPE = (1, 28, 28)
 # values cannot be loaded into this run's models.
 MODEL_FIELDS = ("arch", "latent_dim", "width")
 # Checkpoints written before a flag existed were trained with its default.
-OLDER_DEFAULTS = {"width": 1, "spectral_norm": False, "dropout": 0.0, "ema_warmup": False,
-                  "lr_decay": False}
+OLDER_DEFAULTS = {"width": 1, "spectral_norm": False, "ema_warmup": False, "lr_decay": False}
 
 
 # ----------------------------------------------------------------------------- models
@@ -96,24 +95,20 @@ class Discriminator(nn.Module):
     Training uses `logits` with a BCE-with-logits loss: the same objective as Sigmoid
     followed by log, without log(0) once D becomes confident. With `spectral_norm`, every
     weight is divided by its largest singular value (Miyato et al., 2018), which bounds how
-    fast D's output can change with its input; the DCGAN's D then has no BatchNorm. `dropout`
-    (mlp only) zeroes that share of each hidden layer's units while training.
+    fast D's output can change with its input; the DCGAN's D then has no BatchNorm.
     """
 
-    def __init__(self, arch="mlp", width=1, spectral_norm=False, dropout=0.0):
+    def __init__(self, arch="mlp", width=1, spectral_norm=False):
         super().__init__()
         if arch not in ARCHS:
             raise ValueError(f"unknown arch {arch!r}; choose from {ARCHS}")
         self.arch = arch
         if arch == "mlp":
             h1, h2 = 512 * width, 256 * width
-            def drop():  # none at 0: the template's layer indices
-                return [nn.Dropout(dropout)] if dropout > 0 else []
-
             self.net = nn.Sequential(
                 nn.Flatten(),
-                nn.Linear(28 * 28, h1), nn.LeakyReLU(0.2), *drop(),
-                nn.Linear(h1, h2), nn.LeakyReLU(0.2), *drop(),
+                nn.Linear(28 * 28, h1), nn.LeakyReLU(0.2),
+                nn.Linear(h1, h2), nn.LeakyReLU(0.2),
                 nn.Linear(h2, 1),
             )
         else:
@@ -224,7 +219,7 @@ def load_resume_checkpoint(path, config):
         raise ValueError(f"{path} is not a training checkpoint made by my_gan.py")
     saved = checkpoint["config"]
     # The optimisers' state holds the learning rate, and --lr_decay's schedule spans --n_epochs.
-    fields = ("spectral_norm", "dropout", "batch_size", "ema", "ema_warmup", "lr", "lr_decay")
+    fields = ("spectral_norm", "batch_size", "ema", "ema_warmup", "lr", "lr_decay")
     for field in MODEL_FIELDS + fields + (("n_epochs",) if config.lr_decay else ()):
         value = saved.get(field, OLDER_DEFAULTS.get(field))
         if value != getattr(config, field):
@@ -236,8 +231,7 @@ def load_resume_checkpoint(path, config):
                          f"ends at step {total_steps}, so there is nothing left to train")
     try:  # the state dicts must fit this run's models
         Generator(config.latent_dim, config.arch, config.width).load_state_dict(checkpoint["G"])
-        Discriminator(config.arch, config.width, config.spectral_norm,
-                      config.dropout).load_state_dict(checkpoint["D"])
+        Discriminator(config.arch, config.width, config.spectral_norm).load_state_dict(checkpoint["D"])
     except RuntimeError as error:
         raise ValueError(f"{path} does not fit --arch {config.arch}: {error}".splitlines()[0]) from error
     return checkpoint
@@ -282,7 +276,7 @@ def train(config, resume=None):
         raise ValueError(f"--batch_size {config.batch_size} exceeds the {len(images)} training images")
 
     G = Generator(config.latent_dim, config.arch, config.width).to(device)
-    D = Discriminator(config.arch, config.width, config.spectral_norm, config.dropout).to(device)
+    D = Discriminator(config.arch, config.width, config.spectral_norm).to(device)
     opt_G = torch.optim.Adam(G.parameters(), lr=config.lr, betas=(0.5, 0.999))
     opt_D = torch.optim.Adam(D.parameters(), lr=config.lr, betas=(0.5, 0.999))
     # An exponential moving average of G's weights (when --ema > 0) smooths the oscillation of
@@ -449,8 +443,6 @@ def parse_args(argv=None):
                         help="multiplier of every hidden layer's units (mlp) or channels (dcgan)")
     parser.add_argument("--spectral_norm", action="store_true",
                         help="spectral normalisation of D's layers (instead of the DCGAN D's BatchNorm)")
-    parser.add_argument("--dropout", type=float, default=0.0,
-                        help="dropout after each hidden layer of the mlp D (0 = none)")
     parser.add_argument("--lr_decay", action="store_true",
                         help="decay both learning rates linearly to 0 over the second half of training")
     parser.add_argument("--ema", type=float, default=0.0,
@@ -475,10 +467,6 @@ def parse_args(argv=None):
     parser.add_argument("--eval_interval", type=int, default=0,
                         help="score every this many batches instead of at epoch ends (0 = epoch ends)")
     args = parser.parse_args(argv)
-    if args.dropout and args.arch != "mlp":
-        parser.error("--dropout applies to --arch mlp only")
-    if not 0 <= args.dropout < 1:
-        parser.error("--dropout must be in [0, 1)")
     for name in ("n_epochs", "batch_size", "latent_dim", "width", "save_interval", "log_interval", "eval_samples"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")

@@ -111,18 +111,6 @@ def test_mlp_width_scales_hidden_layers_of_g_and_d():
     G, D = my_gan.Generator(arch="mlp", width=2), my_gan.Discriminator("mlp", width=2)
     assert [m.out_features for m in G.net if isinstance(m, torch.nn.Linear)] == [256, 512, 1024, 2048, 784]
     assert [m.out_features for m in D.net if isinstance(m, torch.nn.Linear)] == [1024, 512, 1]
-    template = my_gan.Discriminator("mlp")  # width 1 and no dropout: the template's layer indices
-    assert list(template.state_dict()) == ["net.1.weight", "net.1.bias", "net.3.weight", "net.3.bias",
-                                           "net.5.weight", "net.5.bias"]
-
-
-def test_dropout_acts_in_training_only():
-    D = my_gan.Discriminator("mlp", dropout=0.5)
-    x = torch.randn(4, 1, 28, 28)
-    assert sum(isinstance(m, torch.nn.Dropout) for m in D.modules()) == 2
-    assert not torch.equal(D.logits(x), D.logits(x))  # a new mask each call
-    D.eval()
-    torch.testing.assert_close(D.logits(x), D.logits(x))
 
 
 def test_ema_without_warmup_is_torchs_ema_and_warmup_forgets_the_start():
@@ -167,10 +155,10 @@ def test_lr_decay_holds_for_half_then_falls_linearly_to_zero():
 
 def test_tiny_run_with_every_option_trains_and_decays_lr(data_root, tmp_path):
     out = tmp_path / "run"
-    train_tiny(data_root, out, "--arch", "mlp", "--width", "2", "--dropout", "0.2",
+    train_tiny(data_root, out, "--arch", "mlp", "--width", "2",
                "--ema", "0.99", "--ema_warmup", "--lr_decay", "--lr", "1e-3", "--no_eval")
     state = state_of(out / "latest.pt")
-    assert state["config"]["dropout"] == 0.2 and state["step"] == 16
+    assert state["config"]["lr_decay"] and state["step"] == 16
     # the lr of the last step (15 of 16): 1e-3 * (16 - 15) / 8
     for optimizer in ("opt_G", "opt_D"):
         assert state[optimizer]["param_groups"][0]["lr"] == pytest.approx(1e-3 / 8)
@@ -180,14 +168,14 @@ def test_tiny_run_with_every_option_trains_and_decays_lr(data_root, tmp_path):
     assert G.net[0].out_features == 256  # width 2, read back from the checkpoint
 
 
-def test_resume_with_dropout_and_ema_warmup_continues_from_saved_step(data_root, tmp_path):
-    options = ["--arch", "mlp", "--dropout", "0.2", "--ema", "0.9", "--ema_warmup", "--no_eval"]
+def test_resume_with_ema_warmup_continues_from_saved_step(data_root, tmp_path):
+    options = ["--arch", "mlp", "--ema", "0.9", "--ema_warmup", "--no_eval"]
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     train_tiny(data_root, straight, *options)
     train_tiny(data_root, resumed, *options, "--n_epochs", "1")
     train_tiny(data_root, resumed, *options, "--resume", resumed / "latest.pt")
     a, b = state_of(straight / "latest.pt"), state_of(resumed / "latest.pt")
-    # the dropout masks come from the saved RNG state, the warm-up from the saved update count
+    # the warm-up continues from the saved update count
     for key in ("G", "D", "G_ema"):
         for name in a[key]:
             torch.testing.assert_close(a[key][name], b[key][name], msg=f"{key}.{name}")
@@ -229,8 +217,6 @@ def test_load_generator_explains_bad_files(tmp_path):
     (["--lr", "-0.1"], "--lr must be positive"),
     (["--ema", "1"], "--ema must be in [0, 1)"),
     (["--arch", "resnet"], "invalid choice"),
-    (["--arch", "dcgan", "--dropout", "0.3"], "--dropout applies to --arch mlp only"),
-    (["--dropout", "1"], "--dropout must be in [0, 1)"),
     (["--ema_warmup"], "--ema_warmup needs --ema"),
     (["--arch", "dcgan", "--width", "0"], "--width must be at least 1"),
     (["--device", "nonsense"], "is not a torch device"),
@@ -261,7 +247,6 @@ def test_bad_resume_fails_before_touching_outputs(data_root, tmp_path, capsys):
         (["--arch", "mlp", "--resume", corrupt], "not a readable checkpoint"),
         (["--arch", "mlp", "--resume", out / "generator_end.pt"], "not a training checkpoint"),
         (["--arch", "dcgan", "--resume", out / "latest.pt"], "trained with --arch mlp"),
-        (["--arch", "mlp", "--dropout", "0.3", "--resume", out / "latest.pt"], "trained with --dropout 0.0"),
         (["--arch", "mlp", "--lr", "1e-3", "--resume", out / "latest.pt"], "trained with --lr 0.0002"),
         (["--arch", "mlp", "--lr_decay", "--resume", out / "latest.pt"], "trained with --lr_decay False"),
         (["--arch", "mlp", "--resume", out / "latest.pt", "--n_epochs", "1"], "nothing left to train"),
@@ -386,9 +371,9 @@ def test_report_labels_tell_runs_apart_by_arch_ema_and_learning_rate():
             == "template MLP + spectral norm + EMA 0.999, batch 128")
     assert (gan_report.label_of({"config": {"arch": "mlp", "ema": 0.999, "lr": 4e-4}})
             == "template MLP + EMA 0.999, lr 0.0004")
-    assert (gan_report.label_of({"config": {"arch": "mlp", "dropout": 0.3, "ema": 0.999, "ema_warmup": True,
+    assert (gan_report.label_of({"config": {"arch": "mlp", "width": 2, "ema": 0.999, "ema_warmup": True,
                                             "lr": 4e-4, "lr_decay": True, "batch_size": 256}})
-            == "template MLP + dropout 0.3 + EMA 0.999 (warm-up), lr 0.0004 decayed, batch 256")
+            == "template MLP x2 + EMA 0.999 (warm-up), lr 0.0004 decayed, batch 256")
 
 
 def test_collect_keeps_earlier_runs_and_times_each_against_its_own_template(tmp_path, monkeypatch):
