@@ -243,7 +243,7 @@ def plot_losses(runs, path=None):
 def comparison_rows(comparison):
     """The comparison as rows of strings: a header then one row per run and the real data."""
     keys = [f"cpu_minutes_to_is_{REFERENCE_IS}", "cpu_minutes_to_template_final_is"]
-    rows = [["run", "model", "epochs", "IS", "FID", "p>0.9", "classes", "CPU min",
+    rows = [["run", "model", "epochs", "IS", "FID", "p>0.9", "classes", "CPU min", "min/epoch",
              f"min to IS {REFERENCE_IS}", "min to template's IS", "template", "time / template's"]]
     for name, s in comparison["runs"].items():
         f = s["final"]
@@ -252,11 +252,12 @@ def comparison_rows(comparison):
                      f"{s['epochs']:.0f}" + ("" if s["completed"] else " (stopped)"),
                      f"{f['inception_score']:.2f}", f"{f['fid']:.2f}", f"{f['confident']:.1%}",
                      f"{f['class_min']:.1%}-{f['class_max']:.1%}", f"{s['train_cpu_minutes']:.1f}",
+                     f"{s['train_cpu_minutes'] / s['epochs']:.2f}" if s["epochs"] else "",
                      *("not reached" if s.get(k) is None else f"{s[k]:.1f}" for k in keys),
                      template_of(s), "" if ratio is None else f"{ratio:.2f}"])
     b = comparison["real_baseline"]
     rows.append(["real", "real data (train vs test)", "", f"{b['inception_score']:.2f}", f"{b['fid']:.2f}",
-                 f"{b['confident']:.1%}", f"{b['class_min']:.1%}-{b['class_max']:.1%}", "", "", "", "", ""])
+                 f"{b['confident']:.1%}", f"{b['class_min']:.1%}-{b['class_max']:.1%}", "", "", "", "", "", ""])
     return rows
 
 

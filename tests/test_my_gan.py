@@ -433,6 +433,7 @@ def test_collect_keeps_earlier_runs_and_times_each_against_its_own_template(tmp_
     rows = gan_report.comparison_rows(comparison)
     assert [row[0] for row in rows] == ["run", "mlp", "a", "mlp_here", "c", "real"]
     assert rows[4][-2:] == ["mlp_here", "0.25"]
+    assert rows[4][rows[0].index("min/epoch")] == "2.50"  # 5 minutes over 2 epochs
 
     # an earlier run can stay the chosen one; its checkpoints are left alone
     comparison = gan_report.collect([run("mlp_3", 10), run("d", 5, ema)], chosen="c", template="mlp_3")
