@@ -54,7 +54,7 @@ def summarize(log, baseline):
         "batch_size": log["config"].get("batch_size", DEFAULT_BATCH_SIZE),
         "width": log["config"].get("width", 1),
         "spectral_norm": log["config"].get("spectral_norm", False),
-        **{key: log["config"][key] for key in ("ema_warmup", "lr_decay")
+        **{key: log["config"][key] for key in ("mbstd", "ema_warmup", "lr_decay")
            if key in log["config"]},
         "n_epochs_planned": log["config"]["n_epochs"],
         "epochs": final["epoch"],
@@ -170,6 +170,7 @@ def label_of(log):
     label = "template MLP" if config["arch"] == "mlp" else config["arch"].upper()
     label += f" x{config['width']}" if config.get("width", 1) != 1 else ""
     label += " + spectral norm" if config.get("spectral_norm") else ""
+    label += " + minibatch std" if config.get("mbstd") else ""
     label += f" + EMA {config['ema']}" if config["ema"] else ""
     label += " (warm-up)" if config.get("ema_warmup") else ""
     lr = config.get("lr", DEFAULT_LR)
@@ -199,7 +200,7 @@ def plot_metrics(runs, baseline, path=None, highlight=("mlp",)):
         minutes = [row["train_cpu_seconds"] / 60 for row in rows]
         style = {"lw": 2.2} if name in highlight else {"lw": 1, "alpha": 0.55}
         for key, title, ax in panels:
-            ax.plot(minutes, [row[key] for row in rows], color=color, label=label_of(log), **style)
+            ax.plot(minutes, [row[key] for row in rows], color=color, label=f"{name}: {label_of(log)}", **style)
             if key == "class_min":
                 ax.plot(minutes, [row["class_max"] for row in rows], color=color, ls="--", **style)
     for key, title, ax in panels:
@@ -228,11 +229,11 @@ def plot_losses(runs, path=None):
     axes = fig.subplots(rows, columns, squeeze=False).flatten()
     for ax in axes[len(runs):]:
         ax.set_visible(False)
-    for ax, log in zip(axes, runs.values()):
+    for ax, (name, log) in zip(axes, runs.items()):
         steps = [row["step"] for row in log["losses"]]
         ax.plot(steps, [row["loss_d"] for row in log["losses"]], label="D loss")
         ax.plot(steps, [row["loss_g"] for row in log["losses"]], label="G loss (non-saturating)")
-        ax.set_title(label_of(log), fontsize=8)
+        ax.set_title(f"{name}\n{label_of(log)}", fontsize=8)
         ax.set_xlabel("generator update")
         ax.legend(fontsize=7)
     if path is not None:

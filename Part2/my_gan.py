@@ -5,7 +5,8 @@
 Architectures (`--arch`):
 - mlp:   the assignment template. G: latent -> 128 -> 256 -> 512 -> 1024 -> 784 with BatchNorm
          and LeakyReLU(0.2), Tanh output; D: 784 -> 512 -> 256 -> 1 with LeakyReLU(0.2), Sigmoid.
-         `--width k` multiplies every hidden layer of G and D by k.
+         `--width k` multiplies every hidden layer of G and D by k; `--mbstd` gives D a
+         minibatch standard-deviation feature after its first layer.
 - dcgan: a small DCGAN (Radford et al., 2016) sized for 28x28: transposed convolutions in G,
          strided convolutions in D, BatchNorm, normal(0, 0.02) initialisation. `--width k`
          multiplies its channels by k (G: 64k -> 32k -> 1 at 7, 14, 28 pixels; D: 32k -> 64k).
@@ -38,7 +39,8 @@ IMAGE_SHAPE = (1, 28, 28)
 # values cannot be loaded into this run's models.
 MODEL_FIELDS = ("arch", "latent_dim", "width")
 # Checkpoints written before a flag existed were trained with its default.
-OLDER_DEFAULTS = {"width": 1, "spectral_norm": False, "ema_warmup": False, "lr_decay": False}
+OLDER_DEFAULTS = {"width": 1, "spectral_norm": False, "mbstd": False, "ema_warmup": False,
+                  "lr_decay": False}
 
 
 # ----------------------------------------------------------------------------- models
@@ -89,26 +91,43 @@ class Generator(nn.Module):
         return self.net(z)
 
 
+class MinibatchStd(nn.Module):
+    """(N, F) -> (N, F + 1): appends the batch's mean standard deviation over features.
+
+    Karras et al. (2018): a batch of fakes that all look alike has a smaller spread than a batch
+    of real images, and this one number lets D see it, so G is pushed to vary its samples.
+    """
+
+    def forward(self, h):
+        spread = (h.var(dim=0, unbiased=False) + 1e-8).sqrt().mean()  # scalar
+        return torch.cat([h, spread.expand(h.shape[0], 1)], dim=1)
+
+
 class Discriminator(nn.Module):
     """images (N, 1, 28, 28) -> D(x) (N, 1), the probability that x is real.
 
     Training uses `logits` with a BCE-with-logits loss: the same objective as Sigmoid
     followed by log, without log(0) once D becomes confident. With `spectral_norm`, every
     weight is divided by its largest singular value (Miyato et al., 2018), which bounds how
-    fast D's output can change with its input; the DCGAN's D then has no BatchNorm.
+    fast D's output can change with its input; the DCGAN's D then has no BatchNorm. With
+    `mbstd` (mlp only), D scores each image together with the spread of its batch: real and
+    fake images must then be scored in separate batches, as training does.
     """
 
-    def __init__(self, arch="mlp", width=1, spectral_norm=False):
+    def __init__(self, arch="mlp", width=1, spectral_norm=False, mbstd=False):
         super().__init__()
         if arch not in ARCHS:
             raise ValueError(f"unknown arch {arch!r}; choose from {ARCHS}")
+        if mbstd and arch != "mlp":
+            raise ValueError("mbstd is implemented for the mlp discriminator only")
         self.arch = arch
         if arch == "mlp":
             h1, h2 = 512 * width, 256 * width
+            spread = [MinibatchStd()] if mbstd else []
             self.net = nn.Sequential(
                 nn.Flatten(),
-                nn.Linear(28 * 28, h1), nn.LeakyReLU(0.2),
-                nn.Linear(h1, h2), nn.LeakyReLU(0.2),
+                nn.Linear(28 * 28, h1), nn.LeakyReLU(0.2), *spread,
+                nn.Linear(h1 + len(spread), h2), nn.LeakyReLU(0.2),
                 nn.Linear(h2, 1),
             )
         else:
@@ -219,7 +238,7 @@ def load_resume_checkpoint(path, config):
         raise ValueError(f"{path} is not a training checkpoint made by my_gan.py")
     saved = checkpoint["config"]
     # The optimisers' state holds the learning rate, and --lr_decay's schedule spans --n_epochs.
-    fields = ("spectral_norm", "batch_size", "ema", "ema_warmup", "lr", "lr_decay")
+    fields = ("spectral_norm", "mbstd", "batch_size", "ema", "ema_warmup", "lr", "lr_decay")
     for field in MODEL_FIELDS + fields + (("n_epochs",) if config.lr_decay else ()):
         value = saved.get(field, OLDER_DEFAULTS.get(field))
         if value != getattr(config, field):
@@ -231,7 +250,8 @@ def load_resume_checkpoint(path, config):
                          f"ends at step {total_steps}, so there is nothing left to train")
     try:  # the state dicts must fit this run's models
         Generator(config.latent_dim, config.arch, config.width).load_state_dict(checkpoint["G"])
-        Discriminator(config.arch, config.width, config.spectral_norm).load_state_dict(checkpoint["D"])
+        D = Discriminator(config.arch, config.width, config.spectral_norm, config.mbstd)
+        D.load_state_dict(checkpoint["D"])
     except RuntimeError as error:
         raise ValueError(f"{path} does not fit --arch {config.arch}: {error}".splitlines()[0]) from error
     return checkpoint
@@ -276,7 +296,7 @@ def train(config, resume=None):
         raise ValueError(f"--batch_size {config.batch_size} exceeds the {len(images)} training images")
 
     G = Generator(config.latent_dim, config.arch, config.width).to(device)
-    D = Discriminator(config.arch, config.width, config.spectral_norm).to(device)
+    D = Discriminator(config.arch, config.width, config.spectral_norm, config.mbstd).to(device)
     opt_G = torch.optim.Adam(G.parameters(), lr=config.lr, betas=(0.5, 0.999))
     opt_D = torch.optim.Adam(D.parameters(), lr=config.lr, betas=(0.5, 0.999))
     # An exponential moving average of G's weights (when --ema > 0) smooths the oscillation of
@@ -443,6 +463,8 @@ def parse_args(argv=None):
                         help="multiplier of every hidden layer's units (mlp) or channels (dcgan)")
     parser.add_argument("--spectral_norm", action="store_true",
                         help="spectral normalisation of D's layers (instead of the DCGAN D's BatchNorm)")
+    parser.add_argument("--mbstd", action="store_true",
+                        help="give the mlp D the batch's mean feature spread as an extra input")
     parser.add_argument("--lr_decay", action="store_true",
                         help="decay both learning rates linearly to 0 over the second half of training")
     parser.add_argument("--ema", type=float, default=0.0,
@@ -477,6 +499,8 @@ def parse_args(argv=None):
         parser.error("--lr must be positive")
     if not 0 <= args.ema < 1:
         parser.error("--ema must be in [0, 1)")
+    if args.mbstd and args.arch != "mlp":
+        parser.error("--mbstd needs --arch mlp")
     if args.ema_warmup and not args.ema:
         parser.error("--ema_warmup needs --ema")
     try:

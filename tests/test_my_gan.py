@@ -64,6 +64,19 @@ def test_spectral_norm_scales_every_layer_of_d_to_unit_norm(arch):
         assert abs(sigma.item() - 1) < 0.05
 
 
+def test_minibatch_std_lets_d_tell_a_collapsed_batch_from_a_varied_one():
+    D = my_gan.Discriminator("mlp", mbstd=True)
+    assert D.net[4].in_features == 512 + 1
+    varied = torch.randn(8, 1, 28, 28)
+    collapsed = varied[:1].expand(8, -1, -1, -1)
+    features = D.net[:4]  # up to and including the spread feature
+    assert (features(collapsed)[:, -1] < 1e-3).all() and (features(varied)[:, -1] > 0.1).all()
+    # the same image scores differently in the two batches: D sees its batch's spread
+    assert not torch.allclose(D.logits(collapsed)[0], D.logits(varied)[0])
+    with pytest.raises(ValueError, match="mlp discriminator only"):
+        my_gan.Discriminator("dcgan", mbstd=True)
+
+
 def test_tiny_run_writes_grids_checkpoints_and_logs(data_root, tmp_path):
     out = tmp_path / "run"
     train_tiny(data_root, out, "--arch", "mlp", "--eval_samples", "50")
@@ -155,7 +168,7 @@ def test_lr_decay_holds_for_half_then_falls_linearly_to_zero():
 
 def test_tiny_run_with_every_option_trains_and_decays_lr(data_root, tmp_path):
     out = tmp_path / "run"
-    train_tiny(data_root, out, "--arch", "mlp", "--width", "2",
+    train_tiny(data_root, out, "--arch", "mlp", "--width", "2", "--mbstd",
                "--ema", "0.99", "--ema_warmup", "--lr_decay", "--lr", "1e-3", "--no_eval")
     state = state_of(out / "latest.pt")
     assert state["config"]["lr_decay"] and state["step"] == 16
@@ -218,6 +231,7 @@ def test_load_generator_explains_bad_files(tmp_path):
     (["--ema", "1"], "--ema must be in [0, 1)"),
     (["--arch", "resnet"], "invalid choice"),
     (["--ema_warmup"], "--ema_warmup needs --ema"),
+    (["--arch", "dcgan", "--mbstd"], "--mbstd needs --arch mlp"),
     (["--arch", "dcgan", "--width", "0"], "--width must be at least 1"),
     (["--device", "nonsense"], "is not a torch device"),
 ])
@@ -249,6 +263,7 @@ def test_bad_resume_fails_before_touching_outputs(data_root, tmp_path, capsys):
         (["--arch", "dcgan", "--resume", out / "latest.pt"], "trained with --arch mlp"),
         (["--arch", "mlp", "--lr", "1e-3", "--resume", out / "latest.pt"], "trained with --lr 0.0002"),
         (["--arch", "mlp", "--lr_decay", "--resume", out / "latest.pt"], "trained with --lr_decay False"),
+        (["--arch", "mlp", "--mbstd", "--resume", out / "latest.pt"], "trained with --mbstd False"),
         (["--arch", "mlp", "--resume", out / "latest.pt", "--n_epochs", "1"], "nothing left to train"),
     ]
     for flags, message in cases:
@@ -374,6 +389,8 @@ def test_report_labels_tell_runs_apart_by_arch_ema_and_learning_rate():
     assert (gan_report.label_of({"config": {"arch": "mlp", "width": 2, "ema": 0.999, "ema_warmup": True,
                                             "lr": 4e-4, "lr_decay": True, "batch_size": 256}})
             == "template MLP x2 + EMA 0.999 (warm-up), lr 0.0004 decayed, batch 256")
+    assert (gan_report.label_of({"config": {"arch": "mlp", "mbstd": True, "ema": 0.999, "lr": 8e-4}})
+            == "template MLP + minibatch std + EMA 0.999, lr 0.0008")
 
 
 def test_collect_keeps_earlier_runs_and_times_each_against_its_own_template(tmp_path, monkeypatch):
