@@ -190,7 +190,8 @@ def plot_metrics(runs, baseline, path=None, highlight=("mlp",)):
     the runs named in `highlight` (the template, the chosen run) drawn bold."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(12, 8), tight_layout=True)
+    # The legend goes under the panels, where long run labels do not cover the curves.
+    fig = Figure(figsize=(12, 8 + 0.1 * (len(runs) + 2)), layout="constrained")
     axes = fig.subplots(2, 2)
     panels = [("inception_score", "Inception Score", axes[0, 0]), ("fid", "FID (log scale)", axes[0, 1]),
               ("confident", "share with p > 0.9", axes[1, 0]), ("class_min", "class share", axes[1, 1])]
@@ -213,7 +214,7 @@ def plot_metrics(runs, baseline, path=None, highlight=("mlp",)):
     axes[1, 1].set_title("smallest (solid) and largest (dashed) class share")
     axes[1, 1].axhspan(TARGETS["class_min"], TARGETS["class_max"], color="green", alpha=0.1)
     axes[1, 1].set_ylim(0, 0.3)  # the first evaluations (one class only) are off the top
-    axes[0, 0].legend(fontsize=7)
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", fontsize=7)
     if path is not None:
         fig.savefig(path, dpi=100)
     return fig
