@@ -190,7 +190,8 @@ def plot_metrics(runs, baseline, path=None, highlight=("mlp",)):
     the runs named in `highlight` (the template, the chosen run) drawn bold."""
     from matplotlib.figure import Figure
 
-    # The legend goes under the panels, where long run labels do not cover the curves.
+    # The legend goes under the panels, where long run labels do not cover the curves: a tenth
+    # of an inch per entry, one per run and one each for the real-data and IS 8.2 lines.
     fig = Figure(figsize=(12, 8 + 0.1 * (len(runs) + 2)), layout="constrained")
     axes = fig.subplots(2, 2)
     panels = [("inception_score", "Inception Score", axes[0, 0]), ("fid", "FID (log scale)", axes[0, 1]),
