@@ -54,7 +54,7 @@ def summarize(log, baseline):
         "batch_size": log["config"].get("batch_size", DEFAULT_BATCH_SIZE),
         "width": log["config"].get("width", 1),
         "spectral_norm": log["config"].get("spectral_norm", False),
-        **{key: log["config"][key] for key in ("mbstd", "ema_warmup", "lr_decay")
+        **{key: log["config"][key] for key in ("mbstd", "d_dropout", "ema_warmup", "lr_decay", "lr_d")
            if key in log["config"]},
         "n_epochs_planned": log["config"]["n_epochs"],
         "epochs": final["epoch"],
@@ -171,10 +171,12 @@ def label_of(log):
     label += f" x{config['width']}" if config.get("width", 1) != 1 else ""
     label += " + spectral norm" if config.get("spectral_norm") else ""
     label += " + minibatch std" if config.get("mbstd") else ""
+    label += f" + dropout {config['d_dropout']:g} in D" if config.get("d_dropout") else ""
     label += f" + EMA {config['ema']}" if config["ema"] else ""
     label += " (warm-up)" if config.get("ema_warmup") else ""
     lr = config.get("lr", DEFAULT_LR)
     label += f", lr {lr:g}" if lr != DEFAULT_LR else ""
+    label += f" (D {config['lr_d']:g})" if config.get("lr_d") is not None else ""
     label += " decayed" if config.get("lr_decay") else ""
     batch_size = config.get("batch_size", DEFAULT_BATCH_SIZE)
     return label + (f", batch {batch_size}" if batch_size != DEFAULT_BATCH_SIZE else "")

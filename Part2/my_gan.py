@@ -6,7 +6,8 @@ Architectures (`--arch`):
 - mlp:   the assignment template. G: latent -> 128 -> 256 -> 512 -> 1024 -> 784 with BatchNorm
          and LeakyReLU(0.2), Tanh output; D: 784 -> 512 -> 256 -> 1 with LeakyReLU(0.2), Sigmoid.
          `--width k` multiplies every hidden layer of G and D by k; `--mbstd` gives D a
-         minibatch standard-deviation feature after its first layer.
+         minibatch standard-deviation feature after its first layer; `--d_dropout p` drops
+         D's hidden units with probability p while it trains.
 - dcgan: a small DCGAN (Radford et al., 2016) sized for 28x28: transposed convolutions in G,
          strided convolutions in D, BatchNorm, normal(0, 0.02) initialisation. `--width k`
          multiplies its channels by k (G: 64k -> 32k -> 1 at 7, 14, 28 pixels; D: 32k -> 64k).
@@ -40,7 +41,7 @@ IMAGE_SHAPE = (1, 28, 28)
 MODEL_FIELDS = ("arch", "latent_dim", "width")
 # Checkpoints written before a flag existed were trained with its default.
 OLDER_DEFAULTS = {"width": 1, "spectral_norm": False, "mbstd": False, "ema_warmup": False,
-                  "lr_decay": False}
+                  "lr_decay": False, "d_dropout": 0.0, "lr_d": None}
 
 
 # ----------------------------------------------------------------------------- models
@@ -111,23 +112,33 @@ class Discriminator(nn.Module):
     weight is divided by its largest singular value (Miyato et al., 2018), which bounds how
     fast D's output can change with its input; the DCGAN's D then has no BatchNorm. With
     `mbstd` (mlp only), D scores each image together with the spread of its batch: real and
-    fake images must then be scored in separate batches, as training does.
+    fake images must then be scored in separate batches, as training does. With `dropout`
+    (mlp only), each hidden unit of D is zeroed with that probability in training mode, as in
+    the first GAN (Goodfellow et al., 2014), so D cannot lean on a few features of the
+    training images.
     """
 
-    def __init__(self, arch="mlp", width=1, spectral_norm=False, mbstd=False):
+    def __init__(self, arch="mlp", width=1, spectral_norm=False, mbstd=False, dropout=0.0):
         super().__init__()
         if arch not in ARCHS:
             raise ValueError(f"unknown arch {arch!r}; choose from {ARCHS}")
-        if mbstd and arch != "mlp":
-            raise ValueError("mbstd is implemented for the mlp discriminator only")
+        if (mbstd or dropout) and arch != "mlp":
+            raise ValueError("mbstd and dropout are implemented for the mlp discriminator only")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), not {dropout}")
         self.arch = arch
         if arch == "mlp":
             h1, h2 = 512 * width, 256 * width
             spread = [MinibatchStd()] if mbstd else []
+
+            def drop():  # none when p = 0, so the layers keep the indices older checkpoints use
+                return [nn.Dropout(dropout)] if dropout else []
+
+            # The spread is measured before dropout, which would add its own noise to it.
             self.net = nn.Sequential(
                 nn.Flatten(),
-                nn.Linear(28 * 28, h1), nn.LeakyReLU(0.2), *spread,
-                nn.Linear(h1 + len(spread), h2), nn.LeakyReLU(0.2),
+                nn.Linear(28 * 28, h1), nn.LeakyReLU(0.2), *spread, *drop(),
+                nn.Linear(h1 + len(spread), h2), nn.LeakyReLU(0.2), *drop(),
                 nn.Linear(h2, 1),
             )
         else:
@@ -238,7 +249,8 @@ def load_resume_checkpoint(path, config):
         raise ValueError(f"{path} is not a training checkpoint made by my_gan.py")
     saved = checkpoint["config"]
     # The optimisers' state holds the learning rate, and --lr_decay's schedule spans --n_epochs.
-    fields = ("spectral_norm", "mbstd", "batch_size", "ema", "ema_warmup", "lr", "lr_decay")
+    fields = ("spectral_norm", "mbstd", "d_dropout", "batch_size", "ema", "ema_warmup", "lr",
+              "lr_d", "lr_decay")
     for field in MODEL_FIELDS + fields + (("n_epochs",) if config.lr_decay else ()):
         value = saved.get(field, OLDER_DEFAULTS.get(field))
         if value != getattr(config, field):
@@ -250,7 +262,8 @@ def load_resume_checkpoint(path, config):
                          f"ends at step {total_steps}, so there is nothing left to train")
     try:  # the state dicts must fit this run's models
         Generator(config.latent_dim, config.arch, config.width).load_state_dict(checkpoint["G"])
-        D = Discriminator(config.arch, config.width, config.spectral_norm, config.mbstd)
+        D = Discriminator(config.arch, config.width, config.spectral_norm, config.mbstd,
+                          config.d_dropout)
         D.load_state_dict(checkpoint["D"])
     except RuntimeError as error:
         raise ValueError(f"{path} does not fit --arch {config.arch}: {error}".splitlines()[0]) from error
@@ -296,9 +309,12 @@ def train(config, resume=None):
         raise ValueError(f"--batch_size {config.batch_size} exceeds the {len(images)} training images")
 
     G = Generator(config.latent_dim, config.arch, config.width).to(device)
-    D = Discriminator(config.arch, config.width, config.spectral_norm, config.mbstd).to(device)
+    D = Discriminator(config.arch, config.width, config.spectral_norm, config.mbstd,
+                      config.d_dropout).to(device)
+    # D's own learning rate (--lr_d) makes the two time-scale update rule (Heusel et al., 2017).
+    lr_D = config.lr if config.lr_d is None else config.lr_d
     opt_G = torch.optim.Adam(G.parameters(), lr=config.lr, betas=(0.5, 0.999))
-    opt_D = torch.optim.Adam(D.parameters(), lr=config.lr, betas=(0.5, 0.999))
+    opt_D = torch.optim.Adam(D.parameters(), lr=lr_D, betas=(0.5, 0.999))
     # An exponential moving average of G's weights (when --ema > 0) smooths the oscillation of
     # adversarial training; samples, checkpoints and scores then come from the average.
     G_ema = AveragedModel(G, multi_avg_fn=ema_update(config.ema, config.ema_warmup),
@@ -381,9 +397,9 @@ def train(config, resume=None):
         tick = time.process_time()
         for index in progress:
             if config.lr_decay:
-                for optimizer in (opt_G, opt_D):
+                for optimizer, lr in ((opt_G, config.lr), (opt_D, lr_D)):
                     for group in optimizer.param_groups:
-                        group["lr"] = config.lr * lr_factor(step, total_steps)
+                        group["lr"] = lr * lr_factor(step, total_steps)
             x = images[index].to(device)
             z = torch.randn(config.batch_size, config.latent_dim, device=device)  # z ~ N(0, I)
             fake = G(z)
@@ -453,7 +469,10 @@ def parse_args(argv=None):
     )
     parser.add_argument("--n_epochs", type=int, default=200, help="passes over the training set")
     parser.add_argument("--batch_size", type=int, default=64, help="real (and fake) images per step")
-    parser.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate for G and D")
+    parser.add_argument("--lr", type=float, default=2e-4,
+                        help="Adam learning rate for G, and for D unless --lr_d is given")
+    parser.add_argument("--lr_d", type=float, default=None,
+                        help="Adam learning rate for D (default: --lr)")
     parser.add_argument("--latent_dim", type=int, default=100, help="dimension of z ~ N(0, I)")
     parser.add_argument("--save_interval", type=int, default=500,
                         help="save a sample grid and the latest checkpoint every this many batches")
@@ -465,6 +484,8 @@ def parse_args(argv=None):
                         help="spectral normalisation of D's layers (instead of the DCGAN D's BatchNorm)")
     parser.add_argument("--mbstd", action="store_true",
                         help="give the mlp D the batch's mean feature spread as an extra input")
+    parser.add_argument("--d_dropout", type=float, default=0.0,
+                        help="dropout probability of the mlp D's hidden units (0 = off)")
     parser.add_argument("--lr_decay", action="store_true",
                         help="decay both learning rates linearly to 0 over the second half of training")
     parser.add_argument("--ema", type=float, default=0.0,
@@ -497,6 +518,12 @@ def parse_args(argv=None):
             parser.error(f"--{name} must be 0 or positive")
     if not args.lr > 0:
         parser.error("--lr must be positive")
+    if args.lr_d is not None and not args.lr_d > 0:
+        parser.error("--lr_d must be positive")
+    if not 0 <= args.d_dropout < 1:
+        parser.error("--d_dropout must be in [0, 1)")
+    if args.d_dropout and args.arch != "mlp":
+        parser.error("--d_dropout needs --arch mlp")
     if not 0 <= args.ema < 1:
         parser.error("--ema must be in [0, 1)")
     if args.mbstd and args.arch != "mlp":

@@ -77,6 +77,27 @@ def test_minibatch_std_lets_d_tell_a_collapsed_batch_from_a_varied_one():
         my_gan.Discriminator("dcgan", mbstd=True)
 
 
+def test_dropout_in_d_is_random_in_training_only_and_absent_at_zero():
+    torch.manual_seed(0)
+    D = my_gan.Discriminator("mlp", mbstd=True, dropout=0.5)
+    x = torch.randn(8, 1, 28, 28)
+    assert not torch.equal(D.logits(x), D.logits(x))  # a new mask at every call
+    D.eval()
+    torch.testing.assert_close(D.logits(x), D.logits(x))
+    # the spread is measured before the dropout, which would add its own noise to it
+    kinds = [type(module).__name__ for module in D.net]
+    assert kinds == ["Flatten", "Linear", "LeakyReLU", "MinibatchStd", "Dropout",
+                     "Linear", "LeakyReLU", "Dropout", "Linear"]
+    # without dropout the layers keep the names that checkpoints of older runs use
+    plain = my_gan.Discriminator("mlp", mbstd=True, dropout=0.0)
+    assert list(plain.state_dict()) == ["net.1.weight", "net.1.bias", "net.4.weight",
+                                        "net.4.bias", "net.6.weight", "net.6.bias"]
+    with pytest.raises(ValueError, match="mlp discriminator only"):
+        my_gan.Discriminator("dcgan", dropout=0.3)
+    with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\)"):
+        my_gan.Discriminator("mlp", dropout=1.0)
+
+
 def test_tiny_run_writes_grids_checkpoints_and_logs(data_root, tmp_path):
     out = tmp_path / "run"
     train_tiny(data_root, out, "--arch", "mlp", "--eval_samples", "50")
@@ -168,13 +189,14 @@ def test_lr_decay_holds_for_half_then_falls_linearly_to_zero():
 
 def test_tiny_run_with_every_option_trains_and_decays_lr(data_root, tmp_path):
     out = tmp_path / "run"
-    train_tiny(data_root, out, "--arch", "mlp", "--width", "2", "--mbstd",
-               "--ema", "0.99", "--ema_warmup", "--lr_decay", "--lr", "1e-3", "--no_eval")
+    train_tiny(data_root, out, "--arch", "mlp", "--width", "2", "--mbstd", "--d_dropout", "0.3",
+               "--ema", "0.99", "--ema_warmup", "--lr_decay", "--lr", "1e-3", "--lr_d", "2e-3",
+               "--no_eval")
     state = state_of(out / "latest.pt")
     assert state["config"]["lr_decay"] and state["step"] == 16
-    # the lr of the last step (15 of 16): 1e-3 * (16 - 15) / 8
-    for optimizer in ("opt_G", "opt_D"):
-        assert state[optimizer]["param_groups"][0]["lr"] == pytest.approx(1e-3 / 8)
+    # the lr of the last step (15 of 16): lr * (16 - 15) / 8, D's from its own --lr_d
+    assert state["opt_G"]["param_groups"][0]["lr"] == pytest.approx(1e-3 / 8)
+    assert state["opt_D"]["param_groups"][0]["lr"] == pytest.approx(2e-3 / 8)
     log = json.loads((out / "log.json").read_text())
     assert all(np.isfinite([row["loss_d"], row["loss_g"]]).all() for row in log["losses"])
     G = my_gan.load_generator(out / "generator_end.pt")
@@ -232,6 +254,9 @@ def test_load_generator_explains_bad_files(tmp_path):
     (["--arch", "resnet"], "invalid choice"),
     (["--ema_warmup"], "--ema_warmup needs --ema"),
     (["--arch", "dcgan", "--mbstd"], "--mbstd needs --arch mlp"),
+    (["--lr_d", "0"], "--lr_d must be positive"),
+    (["--d_dropout", "1"], "--d_dropout must be in [0, 1)"),
+    (["--arch", "dcgan", "--d_dropout", "0.3"], "--d_dropout needs --arch mlp"),
     (["--arch", "dcgan", "--width", "0"], "--width must be at least 1"),
     (["--device", "nonsense"], "is not a torch device"),
 ])
@@ -264,6 +289,9 @@ def test_bad_resume_fails_before_touching_outputs(data_root, tmp_path, capsys):
         (["--arch", "mlp", "--lr", "1e-3", "--resume", out / "latest.pt"], "trained with --lr 0.0002"),
         (["--arch", "mlp", "--lr_decay", "--resume", out / "latest.pt"], "trained with --lr_decay False"),
         (["--arch", "mlp", "--mbstd", "--resume", out / "latest.pt"], "trained with --mbstd False"),
+        (["--arch", "mlp", "--d_dropout", "0.3", "--resume", out / "latest.pt"],
+         "trained with --d_dropout 0.0"),
+        (["--arch", "mlp", "--lr_d", "1e-3", "--resume", out / "latest.pt"], "trained with --lr_d None"),
         (["--arch", "mlp", "--resume", out / "latest.pt", "--n_epochs", "1"], "nothing left to train"),
     ]
     for flags, message in cases:
@@ -391,6 +419,9 @@ def test_report_labels_tell_runs_apart_by_arch_ema_and_learning_rate():
             == "template MLP x2 + EMA 0.999 (warm-up), lr 0.0004 decayed, batch 256")
     assert (gan_report.label_of({"config": {"arch": "mlp", "mbstd": True, "ema": 0.999, "lr": 8e-4}})
             == "template MLP + minibatch std + EMA 0.999, lr 0.0008")
+    assert (gan_report.label_of({"config": {"arch": "mlp", "mbstd": True, "d_dropout": 0.3,
+                                            "ema": 0.9999, "lr": 4e-4, "lr_d": 8e-4}})
+            == "template MLP + minibatch std + dropout 0.3 in D + EMA 0.9999, lr 0.0004 (D 0.0008)")
 
 
 def test_collect_keeps_earlier_runs_and_times_each_against_its_own_template(tmp_path, monkeypatch):
