@@ -54,7 +54,8 @@ def summarize(log, baseline):
         "batch_size": log["config"].get("batch_size", DEFAULT_BATCH_SIZE),
         "width": log["config"].get("width", 1),
         "spectral_norm": log["config"].get("spectral_norm", False),
-        **{key: log["config"][key] for key in ("mbstd", "d_dropout", "ema_warmup", "lr_decay", "lr_d")
+        **{key: log["config"][key] for key in ("d_width", "mbstd", "d_dropout", "ema_warmup", "lr_decay",
+                                                   "lr_d")
            if key in log["config"]},
         "n_epochs_planned": log["config"]["n_epochs"],
         "epochs": final["epoch"],
@@ -168,7 +169,11 @@ def label_of(log):
     'template MLP + EMA 0.999 (warm-up), lr 0.0004 decayed, batch 256', ..."""
     config = log["config"]
     label = "template MLP" if config["arch"] == "mlp" else config["arch"].upper()
-    label += f" x{config['width']}" if config.get("width", 1) != 1 else ""
+    width, d_width = config.get("width", 1), config.get("d_width")
+    if d_width is not None and d_width != width:
+        label += f" x{width} (D x{d_width})"
+    elif width != 1:
+        label += f" x{width}"
     label += " + spectral norm" if config.get("spectral_norm") else ""
     label += " + minibatch std" if config.get("mbstd") else ""
     label += f" + dropout {config['d_dropout']:g} in D" if config.get("d_dropout") else ""

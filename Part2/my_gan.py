@@ -5,7 +5,8 @@
 Architectures (`--arch`):
 - mlp:   the assignment template. G: latent -> 128 -> 256 -> 512 -> 1024 -> 784 with BatchNorm
          and LeakyReLU(0.2), Tanh output; D: 784 -> 512 -> 256 -> 1 with LeakyReLU(0.2), Sigmoid.
-         `--width k` multiplies every hidden layer of G and D by k; `--mbstd` gives D a
+         `--width k` multiplies every hidden layer of G and D by k (`--d_width` sets D's
+         apart); `--mbstd` gives D a
          minibatch standard-deviation feature after its first layer; `--d_dropout p` drops
          D's hidden units with probability p while it trains.
 - dcgan: a small DCGAN (Radford et al., 2016) sized for 28x28: transposed convolutions in G,
@@ -41,7 +42,7 @@ IMAGE_SHAPE = (1, 28, 28)
 MODEL_FIELDS = ("arch", "latent_dim", "width")
 # Checkpoints written before a flag existed were trained with its default.
 OLDER_DEFAULTS = {"width": 1, "spectral_norm": False, "mbstd": False, "ema_warmup": False,
-                  "lr_decay": False, "d_dropout": 0.0, "lr_d": None}
+                  "lr_decay": False, "d_dropout": 0.0, "lr_d": None, "d_width": None}
 
 
 # ----------------------------------------------------------------------------- models
@@ -231,6 +232,12 @@ def load_generator(path, device="cpu"):
 # --------------------------------------------------------------------------- training
 
 
+def discriminator_of(config):
+    """The D a config asks for: --width, or --d_width when given, multiplies its layers."""
+    width = config.width if config.d_width is None else config.d_width
+    return Discriminator(config.arch, width, config.spectral_norm, config.mbstd, config.d_dropout)
+
+
 def config_dict(config):
     """The argparse namespace as plain data (paths as strings) for JSON and checkpoints."""
     return {k: str(v) if isinstance(v, Path) else v for k, v in vars(config).items()}
@@ -249,8 +256,8 @@ def load_resume_checkpoint(path, config):
         raise ValueError(f"{path} is not a training checkpoint made by my_gan.py")
     saved = checkpoint["config"]
     # The optimisers' state holds the learning rate, and --lr_decay's schedule spans --n_epochs.
-    fields = ("spectral_norm", "mbstd", "d_dropout", "batch_size", "ema", "ema_warmup", "lr",
-              "lr_d", "lr_decay")
+    fields = ("d_width", "spectral_norm", "mbstd", "d_dropout", "batch_size", "ema", "ema_warmup",
+              "lr", "lr_d", "lr_decay")
     for field in MODEL_FIELDS + fields + (("n_epochs",) if config.lr_decay else ()):
         value = saved.get(field, OLDER_DEFAULTS.get(field))
         if value != getattr(config, field):
@@ -262,9 +269,7 @@ def load_resume_checkpoint(path, config):
                          f"ends at step {total_steps}, so there is nothing left to train")
     try:  # the state dicts must fit this run's models
         Generator(config.latent_dim, config.arch, config.width).load_state_dict(checkpoint["G"])
-        D = Discriminator(config.arch, config.width, config.spectral_norm, config.mbstd,
-                          config.d_dropout)
-        D.load_state_dict(checkpoint["D"])
+        discriminator_of(config).load_state_dict(checkpoint["D"])
     except RuntimeError as error:
         raise ValueError(f"{path} does not fit --arch {config.arch}: {error}".splitlines()[0]) from error
     return checkpoint
@@ -309,8 +314,7 @@ def train(config, resume=None):
         raise ValueError(f"--batch_size {config.batch_size} exceeds the {len(images)} training images")
 
     G = Generator(config.latent_dim, config.arch, config.width).to(device)
-    D = Discriminator(config.arch, config.width, config.spectral_norm, config.mbstd,
-                      config.d_dropout).to(device)
+    D = discriminator_of(config).to(device)
     # D's own learning rate (--lr_d) makes the two time-scale update rule (Heusel et al., 2017).
     lr_D = config.lr if config.lr_d is None else config.lr_d
     opt_G = torch.optim.Adam(G.parameters(), lr=config.lr, betas=(0.5, 0.999))
@@ -480,6 +484,8 @@ def parse_args(argv=None):
                         help="mlp: the assignment template; dcgan: convolutional G and D")
     parser.add_argument("--width", type=int, default=1,
                         help="multiplier of every hidden layer's units (mlp) or channels (dcgan)")
+    parser.add_argument("--d_width", type=int, default=None,
+                        help="D's own multiplier (default: --width)")
     parser.add_argument("--spectral_norm", action="store_true",
                         help="spectral normalisation of D's layers (instead of the DCGAN D's BatchNorm)")
     parser.add_argument("--mbstd", action="store_true",
@@ -518,6 +524,8 @@ def parse_args(argv=None):
             parser.error(f"--{name} must be 0 or positive")
     if not args.lr > 0:
         parser.error("--lr must be positive")
+    if args.d_width is not None and args.d_width < 1:
+        parser.error("--d_width must be at least 1")
     if args.lr_d is not None and not args.lr_d > 0:
         parser.error("--lr_d must be positive")
     if not 0 <= args.d_dropout < 1:

@@ -145,6 +145,9 @@ def test_mlp_width_scales_hidden_layers_of_g_and_d():
     G, D = my_gan.Generator(arch="mlp", width=2), my_gan.Discriminator("mlp", width=2)
     assert [m.out_features for m in G.net if isinstance(m, torch.nn.Linear)] == [256, 512, 1024, 2048, 784]
     assert [m.out_features for m in D.net if isinstance(m, torch.nn.Linear)] == [1024, 512, 1]
+    _, config = my_gan.parse_args(["--width", "2", "--d_width", "1"])
+    D = my_gan.discriminator_of(config)
+    assert [m.out_features for m in D.net if isinstance(m, torch.nn.Linear)] == [512, 256, 1]
 
 
 def test_ema_without_warmup_is_torchs_ema_and_warmup_forgets_the_start():
@@ -189,9 +192,9 @@ def test_lr_decay_holds_for_half_then_falls_linearly_to_zero():
 
 def test_tiny_run_with_every_option_trains_and_decays_lr(data_root, tmp_path):
     out = tmp_path / "run"
-    train_tiny(data_root, out, "--arch", "mlp", "--width", "2", "--mbstd", "--d_dropout", "0.3",
-               "--ema", "0.99", "--ema_warmup", "--lr_decay", "--lr", "1e-3", "--lr_d", "2e-3",
-               "--no_eval")
+    train_tiny(data_root, out, "--arch", "mlp", "--width", "2", "--d_width", "3", "--mbstd",
+               "--d_dropout", "0.3", "--ema", "0.99", "--ema_warmup", "--lr_decay", "--lr", "1e-3",
+               "--lr_d", "2e-3", "--no_eval")
     state = state_of(out / "latest.pt")
     assert state["config"]["lr_decay"] and state["step"] == 16
     # the lr of the last step (15 of 16): lr * (16 - 15) / 8, D's from its own --lr_d
@@ -201,6 +204,7 @@ def test_tiny_run_with_every_option_trains_and_decays_lr(data_root, tmp_path):
     assert all(np.isfinite([row["loss_d"], row["loss_g"]]).all() for row in log["losses"])
     G = my_gan.load_generator(out / "generator_end.pt")
     assert G.net[0].out_features == 256  # width 2, read back from the checkpoint
+    assert state["D"]["net.1.weight"].shape == (512 * 3, 28 * 28)  # D's own width 3
 
 
 def test_resume_with_ema_warmup_continues_from_saved_step(data_root, tmp_path):
@@ -255,6 +259,7 @@ def test_load_generator_explains_bad_files(tmp_path):
     (["--ema_warmup"], "--ema_warmup needs --ema"),
     (["--arch", "dcgan", "--mbstd"], "--mbstd needs --arch mlp"),
     (["--lr_d", "0"], "--lr_d must be positive"),
+    (["--d_width", "0"], "--d_width must be at least 1"),
     (["--d_dropout", "1"], "--d_dropout must be in [0, 1)"),
     (["--arch", "dcgan", "--d_dropout", "0.3"], "--d_dropout needs --arch mlp"),
     (["--arch", "dcgan", "--width", "0"], "--width must be at least 1"),
@@ -292,6 +297,8 @@ def test_bad_resume_fails_before_touching_outputs(data_root, tmp_path, capsys):
         (["--arch", "mlp", "--d_dropout", "0.3", "--resume", out / "latest.pt"],
          "trained with --d_dropout 0.0"),
         (["--arch", "mlp", "--lr_d", "1e-3", "--resume", out / "latest.pt"], "trained with --lr_d None"),
+        (["--arch", "mlp", "--d_width", "2", "--resume", out / "latest.pt"],
+         "trained with --d_width None"),
         (["--arch", "mlp", "--resume", out / "latest.pt", "--n_epochs", "1"], "nothing left to train"),
     ]
     for flags, message in cases:
@@ -422,6 +429,10 @@ def test_report_labels_tell_runs_apart_by_arch_ema_and_learning_rate():
     assert (gan_report.label_of({"config": {"arch": "mlp", "mbstd": True, "d_dropout": 0.3,
                                             "ema": 0.9999, "lr": 4e-4, "lr_d": 8e-4}})
             == "template MLP + minibatch std + dropout 0.3 in D + EMA 0.9999, lr 0.0004 (D 0.0008)")
+    assert (gan_report.label_of({"config": {"arch": "mlp", "width": 2, "d_width": 1, "ema": 0.0}})
+            == "template MLP x2 (D x1)")
+    assert gan_report.label_of({"config": {"arch": "mlp", "width": 2, "d_width": 2, "ema": 0.0}}) \
+        == "template MLP x2"
 
 
 def test_collect_keeps_earlier_runs_and_times_each_against_its_own_template(tmp_path, monkeypatch):
