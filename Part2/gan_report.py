@@ -2,13 +2,15 @@
 
     python Part2/gan_report.py collect --run mlp=Part2/runs/mlp --run dcgan=Part2/runs/dcgan --chosen dcgan
     python Part2/gan_report.py figures
+    python Part2/gan_report.py spread
 
 `collect` copies each run's log.json to results/gan_<name>.json and a few of its sample grids
 to figures/training_grids/, copies the chosen run's generator_{start,middle,end}.pt to
 checkpoints/, scores real MNIST training images against the test set as a baseline, and
 writes results/gan_comparison.json (final scores, time to reach the template's quality,
 targets met). `figures` redraws every figure from those committed JSON files alone,
-without data, checkpoints or retraining.
+without data, checkpoints or retraining. `spread` scores the committed end generator on
+samples from several latent seeds and writes results/gan_seed_spread.json.
 """
 
 import argparse
@@ -84,6 +86,33 @@ def summarize(log, baseline):
             f"cpu_minutes_to_is_{REFERENCE_IS}": raw_reached and raw_reached["train_cpu_seconds"] / 60,
         }
     return summary
+
+
+SPREAD_KEYS = ("inception_score", "fid", "confident", "class_min", "class_max")
+
+
+def seed_spread(seeds=5, eval_samples=10000):
+    """The end generator's scores on `eval_samples` samples from each latent seed 0..seeds-1:
+    how far the scores of one generator move with the samples drawn, the yardstick for the
+    small differences between runs (each run's log scores the samples of seed 0)."""
+    import statistics
+
+    from gan_metrics import Scorer
+    from mnist_data import DEFAULT_ROOT, prepare_mnist
+    from my_gan import load_generator
+
+    G = load_generator(CHECKPOINTS / "generator_end.pt")
+    scorer = Scorer(prepare_mnist(DEFAULT_ROOT))
+    rows = [{"seed": seed, **scorer.evaluate_generator(G, n=eval_samples, seed=seed)}
+            for seed in range(seeds)]
+    spread = {key: {"min": min(row[key] for row in rows), "max": max(row[key] for row in rows),
+                    "mean": statistics.mean(row[key] for row in rows),
+                    "std": statistics.stdev(row[key] for row in rows)}
+              for key in SPREAD_KEYS}
+    result = {"generator": "checkpoints/generator_end.pt", "eval_samples": eval_samples,
+              "seeds": rows, "spread": spread}
+    write_json(result, RESULTS / "gan_seed_spread.json")
+    return result
 
 
 def template_of(summary):
@@ -203,8 +232,11 @@ def plot_metrics(runs, baseline, path=None, highlight=("mlp",)):
     axes = fig.subplots(2, 2)
     panels = [("inception_score", "Inception Score", axes[0, 0]), ("fid", "FID (log scale)", axes[0, 1]),
               ("confident", "share with p > 0.9", axes[1, 0]), ("class_min", "class share", axes[1, 1])]
+    # One colour per run across the panels: matplotlib's ten colours, then their lighter shades.
+    from matplotlib import colormaps
+    palette = colormaps["tab20"].colors[0::2] + colormaps["tab20"].colors[1::2]
     for i, (name, log) in enumerate(runs.items()):
-        color = f"C{i % 10}"  # matplotlib's ten-colour cycle, fixed per run across the panels
+        color = palette[i % len(palette)]
         rows = log["evaluations"][1:]  # skip step 0: an untrained G
         minutes = [row["train_cpu_seconds"] / 60 for row in rows]
         style = {"lw": 2.2} if name in highlight else {"lw": 1, "alpha": 0.55}
@@ -372,7 +404,24 @@ def main(argv=None):
     collect_parser.add_argument("--eval_samples", type=int, default=10000,
                                 help="training images scored for the real-data baseline")
     commands.add_parser("figures", help="redraw the figures from results/*.json")
+    spread_parser = commands.add_parser("spread", help="score the end generator with several latent seeds",
+                                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    spread_parser.add_argument("--seeds", type=int, default=5, help="latent seeds 0 .. SEEDS-1")
+    spread_parser.add_argument("--eval_samples", type=int, default=10000, help="samples per seed")
     args = parser.parse_args(argv)
+    if args.command == "spread":
+        if args.seeds < 2 or args.eval_samples < 2:
+            parser.error("--seeds and --eval_samples must be at least 2")
+        from mnist_data import MnistUnavailable
+
+        try:
+            spread = seed_spread(args.seeds, args.eval_samples)["spread"]
+        except (MnistUnavailable, FileNotFoundError, ValueError) as error:
+            parser.error(str(error))
+        for key, stats in spread.items():
+            print(f"{key:16s} min {stats['min']:.4f}  max {stats['max']:.4f}  "
+                  f"mean {stats['mean']:.4f}  std {stats['std']:.4f}")
+        return
     if args.command == "collect":
         if args.eval_samples < 2:
             parser.error("--eval_samples must be at least 2")

@@ -498,3 +498,41 @@ def test_collect_keeps_earlier_runs_and_times_each_against_its_own_template(tmp_
     comparison = gan_report.collect([run("mlp_3", 10), run("d", 5, ema)], chosen="c", template="mlp_3")
     assert comparison["chosen"] == "c" and comparison["runs"]["d"]["template"] == "mlp_3"
     assert (tmp_path / "checkpoints" / "generator_end.pt").read_text() == "c"
+
+
+def test_seed_spread_scores_the_end_generator_once_per_seed(tmp_path, monkeypatch, capsys):
+    import gan_metrics
+    import gan_report
+    import mnist_data
+
+    seen = []
+
+    class StubScorer:
+        def __init__(self, root):
+            pass
+
+        def evaluate_generator(self, G, n, seed):
+            seen.append((type(G).__name__, n, seed))
+            return {"inception_score": 9.0 + seed / 10, "fid": 0.1, "confident": 0.9,
+                    "class_min": 0.09, "class_max": 0.11}
+
+    monkeypatch.setattr(gan_metrics, "Scorer", StubScorer)
+    monkeypatch.setattr(mnist_data, "prepare_mnist", lambda root: root)
+    for name in ("RESULTS", "CHECKPOINTS"):
+        monkeypatch.setattr(gan_report, name, tmp_path / name.lower())
+    with pytest.raises(SystemExit) as exit_info:  # nothing to score yet
+        gan_report.main(["spread"])
+    assert exit_info.value.code == 2 and "no generator checkpoint" in capsys.readouterr().err
+    assert not (tmp_path / "results").exists()
+
+    G = my_gan.Generator(latent_dim=8)
+    (tmp_path / "checkpoints").mkdir()
+    my_gan.atomic_torch_save(my_gan.generator_checkpoint(G, {"arch": "mlp", "latent_dim": 8}, 0),
+                             tmp_path / "checkpoints" / "generator_end.pt")
+    gan_report.main(["spread", "--seeds", "3", "--eval_samples", "50"])
+    assert seen == [("Generator", 50, 0), ("Generator", 50, 1), ("Generator", 50, 2)]
+    result = json.loads((tmp_path / "results" / "gan_seed_spread.json").read_text())
+    spread = result["spread"]["inception_score"]
+    assert (spread["min"], spread["max"]) == (9.0, 9.2)
+    assert spread["mean"] == pytest.approx(9.1) and spread["std"] == pytest.approx(0.1)
+    assert result["spread"]["fid"]["std"] == 0
