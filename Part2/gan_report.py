@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -95,8 +96,6 @@ def seed_spread(seeds=5, eval_samples=10000):
     """The end generator's scores on `eval_samples` samples from each latent seed 0..seeds-1:
     how far the scores of one generator move with the samples drawn, the yardstick for the
     small differences between runs (each run's log scores the samples of seed 0)."""
-    import statistics
-
     from gan_metrics import Scorer
     from mnist_data import DEFAULT_ROOT, prepare_mnist
     from my_gan import load_generator
@@ -208,9 +207,10 @@ def label_of(log):
     label += f" + dropout {config['d_dropout']:g} in D" if config.get("d_dropout") else ""
     label += f" + EMA {config['ema']}" if config["ema"] else ""
     label += " (warm-up)" if config.get("ema_warmup") else ""
-    lr = config.get("lr", DEFAULT_LR)
-    label += f", lr {lr:g}" if lr != DEFAULT_LR else ""
-    label += f" (D {config['lr_d']:g})" if config.get("lr_d") is not None else ""
+    lr, lr_d = config.get("lr", DEFAULT_LR), config.get("lr_d")
+    lr_d = None if lr_d == lr else lr_d
+    label += f", lr {lr:g}" if lr != DEFAULT_LR or lr_d is not None else ""
+    label += f" (D {lr_d:g})" if lr_d is not None else ""
     label += " decayed" if config.get("lr_decay") else ""
     batch_size = config.get("batch_size", DEFAULT_BATCH_SIZE)
     return label + (f", batch {batch_size}" if batch_size != DEFAULT_BATCH_SIZE else "")
@@ -224,6 +224,7 @@ def timed_with(comparison, runs, template):
 def plot_metrics(runs, baseline, path=None, highlight=("mlp",)):
     """IS, FID, confident share and class range over training CPU minutes, one line per run;
     the runs named in `highlight` (the template, the chosen run) drawn bold."""
+    from matplotlib import colormaps
     from matplotlib.figure import Figure
 
     # The legend goes under the panels, where long run labels do not cover the curves: a tenth
@@ -233,7 +234,6 @@ def plot_metrics(runs, baseline, path=None, highlight=("mlp",)):
     panels = [("inception_score", "Inception Score", axes[0, 0]), ("fid", "FID (log scale)", axes[0, 1]),
               ("confident", "share with p > 0.9", axes[1, 0]), ("class_min", "class share", axes[1, 1])]
     # One colour per run across the panels: matplotlib's ten colours, then their lighter shades.
-    from matplotlib import colormaps
     palette = colormaps["tab20"].colors[0::2] + colormaps["tab20"].colors[1::2]
     for i, (name, log) in enumerate(runs.items()):
         color = palette[i % len(palette)]

@@ -5,13 +5,13 @@
 Architectures (`--arch`):
 - mlp:   the assignment template. G: latent -> 128 -> 256 -> 512 -> 1024 -> 784 with BatchNorm
          and LeakyReLU(0.2), Tanh output; D: 784 -> 512 -> 256 -> 1 with LeakyReLU(0.2), Sigmoid.
-         `--width k` multiplies every hidden layer of G and D by k (`--d_width` sets D's
-         apart); `--mbstd` gives D a
+         `--width k` multiplies every hidden layer of G and D by k; `--mbstd` gives D a
          minibatch standard-deviation feature after its first layer; `--d_dropout p` drops
-         D's hidden units with probability p while it trains.
+         D's hidden units (and that feature) with probability p while it trains.
 - dcgan: a small DCGAN (Radford et al., 2016) sized for 28x28: transposed convolutions in G,
          strided convolutions in D, BatchNorm, normal(0, 0.02) initialisation. `--width k`
          multiplies its channels by k (G: 64k -> 32k -> 1 at 7, 14, 28 pixels; D: 32k -> 64k).
+For both, `--d_width k` gives D a multiplier of its own; `--lr_d` a learning rate of its own.
 
 Usage: python Part2/my_gan.py --arch dcgan --n_epochs 10 --out_dir runs/dcgan
 Outputs in --out_dir: samples/step_*.png (5x5 grids of one fixed latent batch),
@@ -114,9 +114,9 @@ class Discriminator(nn.Module):
     fast D's output can change with its input; the DCGAN's D then has no BatchNorm. With
     `mbstd` (mlp only), D scores each image together with the spread of its batch: real and
     fake images must then be scored in separate batches, as training does. With `dropout`
-    (mlp only), each hidden unit of D is zeroed with that probability in training mode, as in
-    the first GAN (Goodfellow et al., 2014), so D cannot lean on a few features of the
-    training images.
+    (mlp only), each hidden unit of D (and the spread) is zeroed with that probability in
+    training mode, as in the first GAN (Goodfellow et al., 2014), so D cannot lean on a few
+    features of the training images.
     """
 
     def __init__(self, arch="mlp", width=1, spectral_norm=False, mbstd=False, dropout=0.0):
@@ -135,7 +135,8 @@ class Discriminator(nn.Module):
             def drop():  # none when p = 0, so the layers keep the indices older checkpoints use
                 return [nn.Dropout(dropout)] if dropout else []
 
-            # The spread is measured before dropout, which would add its own noise to it.
+            # The spread is measured before dropout, which would add its own noise to it; dropout
+            # then treats it as one more unit.
             self.net = nn.Sequential(
                 nn.Flatten(),
                 nn.Linear(28 * 28, h1), nn.LeakyReLU(0.2), *spread, *drop(),
@@ -476,7 +477,7 @@ def parse_args(argv=None):
     parser.add_argument("--lr", type=float, default=2e-4,
                         help="Adam learning rate for G, and for D unless --lr_d is given")
     parser.add_argument("--lr_d", type=float, default=None,
-                        help="Adam learning rate for D (default: --lr)")
+                        help="Adam learning rate for D (None: the same as --lr)")
     parser.add_argument("--latent_dim", type=int, default=100, help="dimension of z ~ N(0, I)")
     parser.add_argument("--save_interval", type=int, default=500,
                         help="save a sample grid and the latest checkpoint every this many batches")
@@ -485,7 +486,7 @@ def parse_args(argv=None):
     parser.add_argument("--width", type=int, default=1,
                         help="multiplier of every hidden layer's units (mlp) or channels (dcgan)")
     parser.add_argument("--d_width", type=int, default=None,
-                        help="D's own multiplier (default: --width)")
+                        help="D's own multiplier (None: the same as --width)")
     parser.add_argument("--spectral_norm", action="store_true",
                         help="spectral normalisation of D's layers (instead of the DCGAN D's BatchNorm)")
     parser.add_argument("--mbstd", action="store_true",
@@ -506,7 +507,7 @@ def parse_args(argv=None):
     parser.add_argument("--out_dir", type=Path, default=Path(__file__).resolve().parent / "runs" / "gan",
                         help="folder for sample grids, checkpoints and logs")
     parser.add_argument("--resume", type=Path, default=None,
-                        help="continue from this latest.pt (same arch, latent_dim, batch_size, ema)")
+                        help="continue from this latest.pt, trained with the same model and optimiser flags")
     parser.add_argument("--log_interval", type=int, default=100,
                         help="average the losses over this many batches per log row")
     parser.add_argument("--no_eval", action="store_true",

@@ -429,6 +429,10 @@ def test_report_labels_tell_runs_apart_by_arch_ema_and_learning_rate():
     assert (gan_report.label_of({"config": {"arch": "mlp", "mbstd": True, "d_dropout": 0.3,
                                             "ema": 0.9999, "lr": 4e-4, "lr_d": 8e-4}})
             == "template MLP + minibatch std + dropout 0.3 in D + EMA 0.9999, lr 0.0004 (D 0.0008)")
+    assert (gan_report.label_of({"config": {"arch": "mlp", "ema": 0.999, "lr_d": 8e-4, "lr_decay": True}})
+            == "template MLP + EMA 0.999, lr 0.0002 (D 0.0008) decayed")
+    assert gan_report.label_of({"config": {"arch": "mlp", "ema": 0.0, "lr": 4e-4, "lr_d": 4e-4}}) \
+        == "template MLP, lr 0.0004"
     assert (gan_report.label_of({"config": {"arch": "mlp", "width": 2, "d_width": 1, "ema": 0.0}})
             == "template MLP x2 (D x1)")
     assert gan_report.label_of({"config": {"arch": "mlp", "width": 2, "d_width": 2, "ema": 0.0}}) \
