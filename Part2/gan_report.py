@@ -58,7 +58,7 @@ def summarize(log, baseline):
         "width": log["config"].get("width", 1),
         "spectral_norm": log["config"].get("spectral_norm", False),
         **{key: log["config"][key] for key in ("d_width", "mbstd", "d_dropout", "ema_warmup", "lr_decay",
-                                                   "lr_d")
+                                                   "lr_d", "r1", "r1_interval")
            if key in log["config"]},
         "n_epochs_planned": log["config"]["n_epochs"],
         "epochs": final["epoch"],
@@ -205,6 +205,9 @@ def label_of(log):
     label += " + spectral norm" if config.get("spectral_norm") else ""
     label += " + minibatch std" if config.get("mbstd") else ""
     label += f" + dropout {config['d_dropout']:g} in D" if config.get("d_dropout") else ""
+    if config.get("r1"):
+        interval = config.get("r1_interval", 1)
+        label += f" + R1 {config['r1']:g}" + (f" every {interval} steps" if interval != 1 else "")
     label += f" + EMA {config['ema']}" if config["ema"] else ""
     label += " (warm-up)" if config.get("ema_warmup") else ""
     lr, lr_d = config.get("lr", DEFAULT_LR), config.get("lr_d")

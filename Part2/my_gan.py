@@ -11,7 +11,8 @@ Architectures (`--arch`):
 - dcgan: a small DCGAN (Radford et al., 2016) sized for 28x28: transposed convolutions in G,
          strided convolutions in D, BatchNorm, normal(0, 0.02) initialisation. `--width k`
          multiplies its channels by k (G: 64k -> 32k -> 1 at 7, 14, 28 pixels; D: 32k -> 64k).
-For both, `--d_width k` gives D a multiplier of its own; `--lr_d` a learning rate of its own.
+For both, `--d_width k` gives D a multiplier of its own; `--lr_d` a learning rate of its own;
+`--r1 gamma` adds the R1 penalty (gamma / 2) E_x ||grad_x D(x)||^2 on real images to D's loss.
 
 Usage: python Part2/my_gan.py --arch dcgan --n_epochs 10 --out_dir runs/dcgan
 Outputs in --out_dir: samples/step_*.png (5x5 grids of one fixed latent batch),
@@ -42,7 +43,8 @@ IMAGE_SHAPE = (1, 28, 28)
 MODEL_FIELDS = ("arch", "latent_dim", "width")
 # Checkpoints written before a flag existed were trained with its default.
 OLDER_DEFAULTS = {"width": 1, "spectral_norm": False, "mbstd": False, "ema_warmup": False,
-                  "lr_decay": False, "d_dropout": 0.0, "lr_d": None, "d_width": None}
+                  "lr_decay": False, "d_dropout": 0.0, "lr_d": None, "d_width": None,
+                  "r1": 0.0, "r1_interval": 1}
 
 
 # ----------------------------------------------------------------------------- models
@@ -258,7 +260,7 @@ def load_resume_checkpoint(path, config):
     saved = checkpoint["config"]
     # The optimisers' state holds the learning rate, and --lr_decay's schedule spans --n_epochs.
     fields = ("d_width", "spectral_norm", "mbstd", "d_dropout", "batch_size", "ema", "ema_warmup",
-              "lr", "lr_d", "lr_decay")
+              "lr", "lr_d", "lr_decay", "r1", "r1_interval")
     for field in MODEL_FIELDS + fields + (("n_epochs",) if config.lr_decay else ()):
         value = saved.get(field, OLDER_DEFAULTS.get(field))
         if value != getattr(config, field):
@@ -294,6 +296,17 @@ def ema_update(decay, warmup):
         get_ema_multi_avg_fn(d)(averaged, current, num_averaged)
 
     return update
+
+
+def r1_penalty(logit_real, x):
+    """E_x ||grad_x D(x)||^2 over the batch, with D's logit as D(x) (Mescheder et al., 2018).
+
+    `x` must require grad and `logit_real` come from it. The graph is kept, so the penalty can be
+    descended like any loss: it pushes D to be flat on the real data, which damps the oscillation
+    of G and D around the point where G's samples match the data.
+    """
+    (grad,) = torch.autograd.grad(logit_real.sum(), x, create_graph=True)
+    return grad.pow(2).flatten(1).sum(dim=1).mean()
 
 
 def epoch_order(n, seed, epoch):
@@ -405,7 +418,9 @@ def train(config, resume=None):
                 for optimizer, lr in ((opt_G, config.lr), (opt_D, lr_D)):
                     for group in optimizer.param_groups:
                         group["lr"] = lr * lr_factor(step, total_steps)
-            x = images[index].to(device)
+            # R1 every --r1_interval steps, scaled by it (lazy regularisation, Karras et al., 2020).
+            r1_now = config.r1 > 0 and step % config.r1_interval == 0
+            x = images[index].to(device).requires_grad_(r1_now)
             z = torch.randn(config.batch_size, config.latent_dim, device=device)  # z ~ N(0, I)
             fake = G(z)
 
@@ -414,8 +429,9 @@ def train(config, resume=None):
             logit_real, logit_fake = D.logits(x), D.logits(fake.detach())
             loss_D = (F.binary_cross_entropy_with_logits(logit_real, real_label)
                       + F.binary_cross_entropy_with_logits(logit_fake, fake_label))
+            penalty = config.r1 / 2 * config.r1_interval * r1_penalty(logit_real, x) if r1_now else 0.0
             opt_D.zero_grad(set_to_none=True)
-            loss_D.backward()
+            (loss_D + penalty).backward()
             opt_D.step()
 
             # G: instead of descending log(1 - D(G(z))), which has vanishing gradient while D
@@ -493,6 +509,10 @@ def parse_args(argv=None):
                         help="give the mlp D the batch's mean feature spread as an extra input")
     parser.add_argument("--d_dropout", type=float, default=0.0,
                         help="dropout probability of the mlp D's hidden units (0 = off)")
+    parser.add_argument("--r1", type=float, default=0.0,
+                        help="gamma of the R1 penalty (gamma / 2) E ||grad_x D(x)||^2 on real images (0 = off)")
+    parser.add_argument("--r1_interval", type=int, default=1,
+                        help="apply R1 every this many steps, scaled by this number")
     parser.add_argument("--lr_decay", action="store_true",
                         help="decay both learning rates linearly to 0 over the second half of training")
     parser.add_argument("--ema", type=float, default=0.0,
@@ -517,7 +537,8 @@ def parse_args(argv=None):
     parser.add_argument("--eval_interval", type=int, default=0,
                         help="score every this many batches instead of at epoch ends (0 = epoch ends)")
     args = parser.parse_args(argv)
-    for name in ("n_epochs", "batch_size", "latent_dim", "width", "save_interval", "log_interval", "eval_samples"):
+    for name in ("n_epochs", "batch_size", "latent_dim", "width", "save_interval", "log_interval", "eval_samples",
+                 "r1_interval"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
     for name in ("eval_interval", "threads"):
@@ -533,6 +554,8 @@ def parse_args(argv=None):
         parser.error("--d_dropout must be in [0, 1)")
     if args.d_dropout and args.arch != "mlp":
         parser.error("--d_dropout needs --arch mlp")
+    if not args.r1 >= 0:
+        parser.error("--r1 must be 0 or positive")
     if not 0 <= args.ema < 1:
         parser.error("--ema must be in [0, 1)")
     if args.mbstd and args.arch != "mlp":

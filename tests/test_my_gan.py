@@ -186,6 +186,31 @@ def test_ema_without_warmup_is_torchs_ema_and_warmup_forgets_the_start():
     torch.testing.assert_close(averaged[0], torch.full((3,), 0.001))
 
 
+def test_r1_penalty_is_the_squared_input_gradient_of_d():
+    # D(x) = w . x + b has the gradient w at every x: the penalty is ||w||^2
+    linear = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(28 * 28, 1))
+    x = torch.randn(6, 1, 28, 28, requires_grad=True)
+    penalty = my_gan.r1_penalty(linear(x), x)
+    torch.testing.assert_close(penalty, linear[1].weight.pow(2).sum())
+    # for the MLP D (no batch feature) each image's gradient is its own: compare one at a time
+    D = my_gan.Discriminator("mlp")
+    one_by_one = []
+    for image in x.detach():
+        image = image[None].requires_grad_(True)
+        (grad,) = torch.autograd.grad(D.logits(image).sum(), image)
+        one_by_one.append(grad.pow(2).sum())
+    penalty = my_gan.r1_penalty(D.logits(x), x)
+    torch.testing.assert_close(penalty, torch.stack(one_by_one).mean())
+    # the graph is kept: descending the penalty flattens D around the data
+    optimizer = torch.optim.Adam(D.parameters(), lr=1e-3)
+    before = penalty.item()
+    for _ in range(20):
+        optimizer.zero_grad()
+        my_gan.r1_penalty(D.logits(x), x).backward()
+        optimizer.step()
+    assert my_gan.r1_penalty(D.logits(x), x).item() < 0.5 * before
+
+
 def test_lr_decay_holds_for_half_then_falls_linearly_to_zero():
     assert [my_gan.lr_factor(step, 100) for step in (0, 25, 50, 75, 100)] == [1, 1, 1, 0.5, 0]
 
@@ -194,8 +219,9 @@ def test_tiny_run_with_every_option_trains_and_decays_lr(data_root, tmp_path):
     out = tmp_path / "run"
     train_tiny(data_root, out, "--arch", "mlp", "--width", "2", "--d_width", "3", "--mbstd",
                "--d_dropout", "0.3", "--ema", "0.99", "--ema_warmup", "--lr_decay", "--lr", "1e-3",
-               "--lr_d", "2e-3", "--no_eval")
+               "--lr_d", "2e-3", "--r1", "0.5", "--r1_interval", "3", "--no_eval")
     state = state_of(out / "latest.pt")
+    assert state["config"]["r1"] == 0.5 and state["config"]["r1_interval"] == 3
     assert state["config"]["lr_decay"] and state["step"] == 16
     # the lr of the last step (15 of 16): lr * (16 - 15) / 8, D's from its own --lr_d
     assert state["opt_G"]["param_groups"][0]["lr"] == pytest.approx(1e-3 / 8)
@@ -260,6 +286,8 @@ def test_load_generator_explains_bad_files(tmp_path):
     (["--arch", "dcgan", "--mbstd"], "--mbstd needs --arch mlp"),
     (["--lr_d", "0"], "--lr_d must be positive"),
     (["--d_width", "0"], "--d_width must be at least 1"),
+    (["--r1", "-1"], "--r1 must be 0 or positive"),
+    (["--r1_interval", "0"], "--r1_interval must be at least 1"),
     (["--d_dropout", "1"], "--d_dropout must be in [0, 1)"),
     (["--arch", "dcgan", "--d_dropout", "0.3"], "--d_dropout needs --arch mlp"),
     (["--arch", "dcgan", "--width", "0"], "--width must be at least 1"),
@@ -299,6 +327,7 @@ def test_bad_resume_fails_before_touching_outputs(data_root, tmp_path, capsys):
         (["--arch", "mlp", "--lr_d", "1e-3", "--resume", out / "latest.pt"], "trained with --lr_d None"),
         (["--arch", "mlp", "--d_width", "2", "--resume", out / "latest.pt"],
          "trained with --d_width None"),
+        (["--arch", "mlp", "--r1", "1", "--resume", out / "latest.pt"], "trained with --r1 0.0"),
         (["--arch", "mlp", "--resume", out / "latest.pt", "--n_epochs", "1"], "nothing left to train"),
     ]
     for flags, message in cases:
@@ -437,6 +466,10 @@ def test_report_labels_tell_runs_apart_by_arch_ema_and_learning_rate():
             == "template MLP x2 (D x1)")
     assert gan_report.label_of({"config": {"arch": "mlp", "width": 2, "d_width": 2, "ema": 0.0}}) \
         == "template MLP x2"
+    assert (gan_report.label_of({"config": {"arch": "mlp", "mbstd": True, "r1": 0.1, "r1_interval": 4,
+                                            "ema": 0.9999, "lr": 4e-4}})
+            == "template MLP + minibatch std + R1 0.1 every 4 steps + EMA 0.9999, lr 0.0004")
+    assert gan_report.label_of({"config": {"arch": "mlp", "r1": 1.0, "ema": 0.0}}) == "template MLP + R1 1"
 
 
 def test_collect_keeps_earlier_runs_and_times_each_against_its_own_template(tmp_path, monkeypatch):
