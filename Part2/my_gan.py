@@ -12,7 +12,7 @@ Architectures (`--arch`):
          strided convolutions in D, BatchNorm, normal(0, 0.02) initialisation. `--width k`
          multiplies its channels by k (G: 64k -> 32k -> 1 at 7, 14, 28 pixels; D: 32k -> 64k).
 For both, `--d_width k` gives D a multiplier of its own; `--lr_d` a learning rate of its own;
-`--r1 gamma` adds the R1 penalty (gamma / 2) E_x ||grad_x D(x)||^2 on real images to D's loss.
+`--r1 gamma` adds the R1 penalty (gamma / 2) E_x ||grad_x logit D(x)||^2 on real images to D's loss.
 
 Usage: python Part2/my_gan.py --arch dcgan --n_epochs 10 --out_dir runs/dcgan
 Outputs in --out_dir: samples/step_*.png (5x5 grids of one fixed latent batch),
@@ -299,7 +299,7 @@ def ema_update(decay, warmup):
 
 
 def r1_penalty(logit_real, x):
-    """E_x ||grad_x D(x)||^2 over the batch, with D's logit as D(x) (Mescheder et al., 2018).
+    """E_x ||grad_x logit D(x)||^2 over the batch, the R1 penalty (Mescheder et al., 2018).
 
     `x` must require grad and `logit_real` come from it. The graph is kept, so the penalty can be
     descended like any loss: it pushes D to be flat on the real data, which damps the oscillation
@@ -510,7 +510,7 @@ def parse_args(argv=None):
     parser.add_argument("--d_dropout", type=float, default=0.0,
                         help="dropout probability of the mlp D's hidden units (0 = off)")
     parser.add_argument("--r1", type=float, default=0.0,
-                        help="gamma of the R1 penalty (gamma / 2) E ||grad_x D(x)||^2 on real images (0 = off)")
+                        help="gamma of the R1 penalty (gamma / 2) E ||grad_x logit D(x)||^2 on real images (0 = off)")
     parser.add_argument("--r1_interval", type=int, default=1,
                         help="apply R1 every this many steps, scaled by this number")
     parser.add_argument("--lr_decay", action="store_true",
@@ -554,8 +554,8 @@ def parse_args(argv=None):
         parser.error("--d_dropout must be in [0, 1)")
     if args.d_dropout and args.arch != "mlp":
         parser.error("--d_dropout needs --arch mlp")
-    if not args.r1 >= 0:
-        parser.error("--r1 must be 0 or positive")
+    if not 0 <= args.r1 < float("inf"):
+        parser.error("--r1 must be 0 or a positive number")
     if not 0 <= args.ema < 1:
         parser.error("--ema must be in [0, 1)")
     if args.mbstd and args.arch != "mlp":

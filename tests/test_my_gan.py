@@ -211,6 +211,24 @@ def test_r1_penalty_is_the_squared_input_gradient_of_d():
     assert my_gan.r1_penalty(D.logits(x), x).item() < 0.5 * before
 
 
+def test_r1_is_applied_every_interval_with_its_weight(data_root, tmp_path, monkeypatch):
+    weights = []
+
+    class Penalty:  # stands for the penalty and records the weight training gives it
+        def __init__(self, logit_real):
+            self.zero = logit_real.sum() * 0
+
+        def __rmul__(self, weight):
+            weights.append(weight)
+            return self.zero
+
+    monkeypatch.setattr(my_gan, "r1_penalty", lambda logit_real, x: Penalty(logit_real))
+    train_tiny(data_root, tmp_path, "--arch", "mlp", "--mbstd", "--r1", "0.5", "--r1_interval", "3",
+               "--no_eval")
+    # 16 steps: the penalty at steps 0, 3, 6, 9, 12 and 15, weighted gamma / 2 * interval
+    assert weights == [0.5 / 2 * 3] * 6
+
+
 def test_lr_decay_holds_for_half_then_falls_linearly_to_zero():
     assert [my_gan.lr_factor(step, 100) for step in (0, 25, 50, 75, 100)] == [1, 1, 1, 0.5, 0]
 
@@ -286,7 +304,8 @@ def test_load_generator_explains_bad_files(tmp_path):
     (["--arch", "dcgan", "--mbstd"], "--mbstd needs --arch mlp"),
     (["--lr_d", "0"], "--lr_d must be positive"),
     (["--d_width", "0"], "--d_width must be at least 1"),
-    (["--r1", "-1"], "--r1 must be 0 or positive"),
+    (["--r1", "-1"], "--r1 must be 0 or a positive number"),
+    (["--r1", "inf"], "--r1 must be 0 or a positive number"),
     (["--r1_interval", "0"], "--r1_interval must be at least 1"),
     (["--d_dropout", "1"], "--d_dropout must be in [0, 1)"),
     (["--arch", "dcgan", "--d_dropout", "0.3"], "--d_dropout needs --arch mlp"),
@@ -328,6 +347,7 @@ def test_bad_resume_fails_before_touching_outputs(data_root, tmp_path, capsys):
         (["--arch", "mlp", "--d_width", "2", "--resume", out / "latest.pt"],
          "trained with --d_width None"),
         (["--arch", "mlp", "--r1", "1", "--resume", out / "latest.pt"], "trained with --r1 0.0"),
+        (["--arch", "mlp", "--r1_interval", "4", "--resume", out / "latest.pt"], "trained with --r1_interval 1"),
         (["--arch", "mlp", "--resume", out / "latest.pt", "--n_epochs", "1"], "nothing left to train"),
     ]
     for flags, message in cases:
