@@ -58,7 +58,7 @@ def summarize(log, baseline):
         "width": log["config"].get("width", 1),
         "spectral_norm": log["config"].get("spectral_norm", False),
         **{key: log["config"][key] for key in ("d_width", "mbstd", "d_dropout", "ema_warmup", "lr_decay",
-                                                   "lr_d", "r1", "r1_interval")
+                                                   "lr_d", "r1", "r1_interval", "r1_epochs")
            if key in log["config"]},
         "n_epochs_planned": log["config"]["n_epochs"],
         "epochs": final["epoch"],
@@ -208,6 +208,7 @@ def label_of(log):
     if config.get("r1"):
         interval = config.get("r1_interval", 1)
         label += f" + R1 {config['r1']:g}" + (f" every {interval} steps" if interval != 1 else "")
+        label += f" for {config['r1_epochs']} epochs" if config.get("r1_epochs") else ""
     label += f" + EMA {config['ema']}" if config["ema"] else ""
     label += " (warm-up)" if config.get("ema_warmup") else ""
     lr, lr_d = config.get("lr", DEFAULT_LR), config.get("lr_d")

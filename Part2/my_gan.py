@@ -12,7 +12,8 @@ Architectures (`--arch`):
          strided convolutions in D, BatchNorm, normal(0, 0.02) initialisation. `--width k`
          multiplies its channels by k (G: 64k -> 32k -> 1 at 7, 14, 28 pixels; D: 32k -> 64k).
 For both, `--d_width k` gives D a multiplier of its own; `--lr_d` a learning rate of its own;
-`--r1 gamma` adds the R1 penalty (gamma / 2) E_x ||grad_x logit D(x)||^2 on real images to D's loss.
+`--r1 gamma` adds the R1 penalty (gamma / 2) E_x ||grad_x logit D(x)||^2 on real images to D's loss
+(`--r1_epochs n`: for the first n epochs only).
 
 Usage: python Part2/my_gan.py --arch dcgan --n_epochs 10 --out_dir runs/dcgan
 Outputs in --out_dir: samples/step_*.png (5x5 grids of one fixed latent batch),
@@ -44,7 +45,7 @@ MODEL_FIELDS = ("arch", "latent_dim", "width")
 # Checkpoints written before a flag existed were trained with its default.
 OLDER_DEFAULTS = {"width": 1, "spectral_norm": False, "mbstd": False, "ema_warmup": False,
                   "lr_decay": False, "d_dropout": 0.0, "lr_d": None, "d_width": None,
-                  "r1": 0.0, "r1_interval": 1}
+                  "r1": 0.0, "r1_interval": 1, "r1_epochs": 0}
 
 
 # ----------------------------------------------------------------------------- models
@@ -260,7 +261,7 @@ def load_resume_checkpoint(path, config):
     saved = checkpoint["config"]
     # The optimisers' state holds the learning rate, and --lr_decay's schedule spans --n_epochs.
     fields = ("d_width", "spectral_norm", "mbstd", "d_dropout", "batch_size", "ema", "ema_warmup",
-              "lr", "lr_d", "lr_decay", "r1", "r1_interval")
+              "lr", "lr_d", "lr_decay", "r1", "r1_interval", "r1_epochs")
     for field in MODEL_FIELDS + fields + (("n_epochs",) if config.lr_decay else ()):
         value = saved.get(field, OLDER_DEFAULTS.get(field))
         if value != getattr(config, field):
@@ -419,7 +420,8 @@ def train(config, resume=None):
                     for group in optimizer.param_groups:
                         group["lr"] = lr * lr_factor(step, total_steps)
             # R1 every --r1_interval steps, scaled by it (lazy regularisation, Karras et al., 2020).
-            r1_now = config.r1 > 0 and step % config.r1_interval == 0
+            r1_now = (config.r1 > 0 and step % config.r1_interval == 0
+                      and (not config.r1_epochs or epoch < config.r1_epochs))
             x = images[index].to(device).requires_grad_(r1_now)
             z = torch.randn(config.batch_size, config.latent_dim, device=device)  # z ~ N(0, I)
             fake = G(z)
@@ -513,6 +515,8 @@ def parse_args(argv=None):
                         help="gamma of the R1 penalty (gamma / 2) E ||grad_x logit D(x)||^2 on real images (0 = off)")
     parser.add_argument("--r1_interval", type=int, default=1,
                         help="apply R1 every this many steps, scaled by this number")
+    parser.add_argument("--r1_epochs", type=int, default=0,
+                        help="apply R1 in the first this many epochs only (0 = all)")
     parser.add_argument("--lr_decay", action="store_true",
                         help="decay both learning rates linearly to 0 over the second half of training")
     parser.add_argument("--ema", type=float, default=0.0,
@@ -541,7 +545,7 @@ def parse_args(argv=None):
                  "r1_interval"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
-    for name in ("eval_interval", "threads"):
+    for name in ("eval_interval", "threads", "r1_epochs"):
         if getattr(args, name) < 0:
             parser.error(f"--{name} must be 0 or positive")
     if not args.lr > 0:

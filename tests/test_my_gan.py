@@ -227,6 +227,10 @@ def test_r1_is_applied_every_interval_with_its_weight(data_root, tmp_path, monke
                "--no_eval")
     # 16 steps: the penalty at steps 0, 3, 6, 9, 12 and 15, weighted gamma / 2 * interval
     assert weights == [0.5 / 2 * 3] * 6
+    weights.clear()
+    train_tiny(data_root, tmp_path / "first_epoch", "--arch", "mlp", "--r1", "0.5", "--r1_interval", "3",
+               "--r1_epochs", "1", "--no_eval")
+    assert len(weights) == 3  # steps 0, 3 and 6 of the first epoch's 8
 
 
 def test_lr_decay_holds_for_half_then_falls_linearly_to_zero():
@@ -307,6 +311,7 @@ def test_load_generator_explains_bad_files(tmp_path):
     (["--r1", "-1"], "--r1 must be 0 or a positive number"),
     (["--r1", "inf"], "--r1 must be 0 or a positive number"),
     (["--r1_interval", "0"], "--r1_interval must be at least 1"),
+    (["--r1_epochs", "-1"], "--r1_epochs must be 0 or positive"),
     (["--d_dropout", "1"], "--d_dropout must be in [0, 1)"),
     (["--arch", "dcgan", "--d_dropout", "0.3"], "--d_dropout needs --arch mlp"),
     (["--arch", "dcgan", "--width", "0"], "--width must be at least 1"),
@@ -348,6 +353,7 @@ def test_bad_resume_fails_before_touching_outputs(data_root, tmp_path, capsys):
          "trained with --d_width None"),
         (["--arch", "mlp", "--r1", "1", "--resume", out / "latest.pt"], "trained with --r1 0.0"),
         (["--arch", "mlp", "--r1_interval", "4", "--resume", out / "latest.pt"], "trained with --r1_interval 1"),
+        (["--arch", "mlp", "--r1_epochs", "3", "--resume", out / "latest.pt"], "trained with --r1_epochs 0"),
         (["--arch", "mlp", "--resume", out / "latest.pt", "--n_epochs", "1"], "nothing left to train"),
     ]
     for flags, message in cases:
@@ -490,6 +496,8 @@ def test_report_labels_tell_runs_apart_by_arch_ema_and_learning_rate():
                                             "ema": 0.9999, "lr": 4e-4}})
             == "template MLP + minibatch std + R1 0.1 every 4 steps + EMA 0.9999, lr 0.0004")
     assert gan_report.label_of({"config": {"arch": "mlp", "r1": 1.0, "ema": 0.0}}) == "template MLP + R1 1"
+    assert (gan_report.label_of({"config": {"arch": "mlp", "r1": 1.0, "r1_epochs": 10, "ema": 0.0}})
+            == "template MLP + R1 1 for 10 epochs")
 
 
 def test_collect_keeps_earlier_runs_and_times_each_against_its_own_template(tmp_path, monkeypatch):
