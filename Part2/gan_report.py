@@ -57,7 +57,7 @@ def summarize(log, baseline):
         "batch_size": log["config"].get("batch_size", DEFAULT_BATCH_SIZE),
         "width": log["config"].get("width", 1),
         "spectral_norm": log["config"].get("spectral_norm", False),
-        **{key: log["config"][key] for key in ("d_width", "mbstd", "d_dropout", "ema_warmup", "lr_decay",
+        **{key: log["config"][key] for key in ("d_arch", "d_width", "mbstd", "d_dropout", "ema_warmup", "lr_decay",
                                                    "lr_d", "r1", "r1_interval", "r1_epochs")
            if key in log["config"]},
         "n_epochs_planned": log["config"]["n_epochs"],
@@ -192,13 +192,22 @@ def load_runs():
     return {name: json.loads((RESULTS / f"gan_{name}.json").read_text()) for name in comparison["runs"]}
 
 
+def arch_name(arch):
+    return "template MLP" if arch == "mlp" else arch.upper()
+
+
 def label_of(log):
     """'template MLP', 'DCGAN + EMA 0.999', 'DCGAN x2 + EMA 0.999, lr 0.0004',
     'template MLP + EMA 0.999 (warm-up), lr 0.0004 decayed, batch 256', ..."""
     config = log["config"]
-    label = "template MLP" if config["arch"] == "mlp" else config["arch"].upper()
+    arch, d_arch = config["arch"], config.get("d_arch") or config["arch"]
     width, d_width = config.get("width", 1), config.get("d_width")
-    if d_width is not None and d_width != width:
+    label = arch_name(arch)
+    if d_arch != arch:  # 'DCGAN G, template MLP D x2'
+        label += " G" + (f" x{width}" if width != 1 else "") + f", {arch_name(d_arch)} D"
+        d_width = width if d_width is None else d_width
+        label += f" x{d_width}" if d_width != 1 else ""
+    elif d_width is not None and d_width != width:
         label += f" x{width} (D x{d_width})"
     elif width != 1:
         label += f" x{width}"

@@ -11,7 +11,8 @@ Architectures (`--arch`):
 - dcgan: a small DCGAN (Radford et al., 2016) sized for 28x28: transposed convolutions in G,
          strided convolutions in D, BatchNorm, normal(0, 0.02) initialisation. `--width k`
          multiplies its channels by k (G: 64k -> 32k -> 1 at 7, 14, 28 pixels; D: 32k -> 64k).
-For both, `--d_width k` gives D a multiplier of its own; `--lr_d` a learning rate of its own;
+For both, `--d_arch` gives D an architecture of its own (e.g. a convolutional G with the MLP D);
+`--d_width k` gives D a multiplier of its own; `--lr_d` a learning rate of its own;
 `--r1 gamma` adds the R1 penalty (gamma / 2) E_x ||grad_x logit D(x)||^2 on real images to D's loss
 (`--r1_epochs n`: for the first n epochs only).
 
@@ -44,7 +45,7 @@ IMAGE_SHAPE = (1, 28, 28)
 MODEL_FIELDS = ("arch", "latent_dim", "width")
 # Checkpoints written before a flag existed were trained with its default.
 OLDER_DEFAULTS = {"width": 1, "spectral_norm": False, "mbstd": False, "ema_warmup": False,
-                  "lr_decay": False, "d_dropout": 0.0, "lr_d": None, "d_width": None,
+                  "lr_decay": False, "d_dropout": 0.0, "lr_d": None, "d_arch": None, "d_width": None,
                   "r1": 0.0, "r1_interval": 1, "r1_epochs": 0}
 
 
@@ -236,10 +237,15 @@ def load_generator(path, device="cpu"):
 # --------------------------------------------------------------------------- training
 
 
+def d_arch_of(config):
+    """D's architecture: --d_arch when given, else --arch (an argparse namespace)."""
+    return config.arch if config.d_arch is None else config.d_arch
+
+
 def discriminator_of(config):
-    """The D a config asks for: --width, or --d_width when given, multiplies its layers."""
+    """The D a config asks for: --d_arch or --arch, its layers multiplied by --d_width or --width."""
     width = config.width if config.d_width is None else config.d_width
-    return Discriminator(config.arch, width, config.spectral_norm, config.mbstd, config.d_dropout)
+    return Discriminator(d_arch_of(config), width, config.spectral_norm, config.mbstd, config.d_dropout)
 
 
 def config_dict(config):
@@ -260,7 +266,7 @@ def load_resume_checkpoint(path, config):
         raise ValueError(f"{path} is not a training checkpoint made by my_gan.py")
     saved = checkpoint["config"]
     # The optimisers' state holds the learning rate, and --lr_decay's schedule spans --n_epochs.
-    fields = ("d_width", "spectral_norm", "mbstd", "d_dropout", "batch_size", "ema", "ema_warmup",
+    fields = ("d_arch", "d_width", "spectral_norm", "mbstd", "d_dropout", "batch_size", "ema", "ema_warmup",
               "lr", "lr_d", "lr_decay", "r1", "r1_interval", "r1_epochs")
     for field in MODEL_FIELDS + fields + (("n_epochs",) if config.lr_decay else ()):
         value = saved.get(field, OLDER_DEFAULTS.get(field))
@@ -501,6 +507,8 @@ def parse_args(argv=None):
                         help="save a sample grid and the latest checkpoint every this many batches")
     parser.add_argument("--arch", choices=ARCHS, default="mlp",
                         help="mlp: the assignment template; dcgan: convolutional G and D")
+    parser.add_argument("--d_arch", choices=ARCHS, default=None,
+                        help="D's own architecture (None: the same as --arch)")
     parser.add_argument("--width", type=int, default=1,
                         help="multiplier of every hidden layer's units (mlp) or channels (dcgan)")
     parser.add_argument("--d_width", type=int, default=None,
@@ -556,14 +564,14 @@ def parse_args(argv=None):
         parser.error("--lr_d must be positive")
     if not 0 <= args.d_dropout < 1:
         parser.error("--d_dropout must be in [0, 1)")
-    if args.d_dropout and args.arch != "mlp":
-        parser.error("--d_dropout needs --arch mlp")
+    if args.d_dropout and d_arch_of(args) != "mlp":
+        parser.error("--d_dropout needs an mlp D (--arch mlp, or --d_arch mlp)")
     if not 0 <= args.r1 < float("inf"):
         parser.error("--r1 must be 0 or a positive number")
     if not 0 <= args.ema < 1:
         parser.error("--ema must be in [0, 1)")
-    if args.mbstd and args.arch != "mlp":
-        parser.error("--mbstd needs --arch mlp")
+    if args.mbstd and d_arch_of(args) != "mlp":
+        parser.error("--mbstd needs an mlp D (--arch mlp, or --d_arch mlp)")
     if args.ema_warmup and not args.ema:
         parser.error("--ema_warmup needs --ema")
     try:

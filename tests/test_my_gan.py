@@ -150,6 +150,21 @@ def test_mlp_width_scales_hidden_layers_of_g_and_d():
     assert [m.out_features for m in D.net if isinstance(m, torch.nn.Linear)] == [512, 256, 1]
 
 
+def test_d_arch_pairs_a_convolutional_g_with_the_mlp_d(data_root, tmp_path):
+    _, config = my_gan.parse_args(["--arch", "dcgan", "--d_arch", "mlp", "--mbstd"])
+    D = my_gan.discriminator_of(config)
+    assert [m.out_features for m in D.net if isinstance(m, torch.nn.Linear)] == [512, 256, 1]
+    assert any(isinstance(m, my_gan.MinibatchStd) for m in D.net)
+    out = tmp_path / "run"
+    train_tiny(data_root, out, "--arch", "dcgan", "--d_arch", "mlp", "--mbstd", "--no_eval")
+    state = state_of(out / "latest.pt")
+    assert state["D"]["net.1.weight"].shape == (512, 28 * 28)
+    assert state["config"]["d_arch"] == "mlp"
+    G = my_gan.load_generator(out / "generator_end.pt")
+    assert any(isinstance(m, torch.nn.ConvTranspose2d) for m in G.net)
+    assert G(torch.randn(3, G.latent_dim)).shape == (3, 1, 28, 28)
+
+
 def test_ema_without_warmup_is_torchs_ema_and_warmup_forgets_the_start():
     from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
@@ -305,7 +320,9 @@ def test_load_generator_explains_bad_files(tmp_path):
     (["--ema", "1"], "--ema must be in [0, 1)"),
     (["--arch", "resnet"], "invalid choice"),
     (["--ema_warmup"], "--ema_warmup needs --ema"),
-    (["--arch", "dcgan", "--mbstd"], "--mbstd needs --arch mlp"),
+    (["--arch", "dcgan", "--mbstd"], "--mbstd needs an mlp D"),
+    (["--arch", "mlp", "--d_arch", "dcgan", "--mbstd"], "--mbstd needs an mlp D"),
+    (["--d_arch", "resnet"], "invalid choice"),
     (["--lr_d", "0"], "--lr_d must be positive"),
     (["--d_width", "0"], "--d_width must be at least 1"),
     (["--r1", "-1"], "--r1 must be 0 or a positive number"),
@@ -313,7 +330,7 @@ def test_load_generator_explains_bad_files(tmp_path):
     (["--r1_interval", "0"], "--r1_interval must be at least 1"),
     (["--r1_epochs", "-1"], "--r1_epochs must be 0 or positive"),
     (["--d_dropout", "1"], "--d_dropout must be in [0, 1)"),
-    (["--arch", "dcgan", "--d_dropout", "0.3"], "--d_dropout needs --arch mlp"),
+    (["--arch", "dcgan", "--d_dropout", "0.3"], "--d_dropout needs an mlp D"),
     (["--arch", "dcgan", "--width", "0"], "--width must be at least 1"),
     (["--device", "nonsense"], "is not a torch device"),
 ])
@@ -351,6 +368,8 @@ def test_bad_resume_fails_before_touching_outputs(data_root, tmp_path, capsys):
         (["--arch", "mlp", "--lr_d", "1e-3", "--resume", out / "latest.pt"], "trained with --lr_d None"),
         (["--arch", "mlp", "--d_width", "2", "--resume", out / "latest.pt"],
          "trained with --d_width None"),
+        (["--arch", "mlp", "--d_arch", "dcgan", "--resume", out / "latest.pt"],
+         "trained with --d_arch None"),
         (["--arch", "mlp", "--r1", "1", "--resume", out / "latest.pt"], "trained with --r1 0.0"),
         (["--arch", "mlp", "--r1_interval", "4", "--resume", out / "latest.pt"], "trained with --r1_interval 1"),
         (["--arch", "mlp", "--r1_epochs", "3", "--resume", out / "latest.pt"], "trained with --r1_epochs 0"),
@@ -492,6 +511,11 @@ def test_report_labels_tell_runs_apart_by_arch_ema_and_learning_rate():
             == "template MLP x2 (D x1)")
     assert gan_report.label_of({"config": {"arch": "mlp", "width": 2, "d_width": 2, "ema": 0.0}}) \
         == "template MLP x2"
+    assert (gan_report.label_of({"config": {"arch": "dcgan", "d_arch": "mlp", "mbstd": True, "ema": 0.0}})
+            == "DCGAN G, template MLP D + minibatch std")
+    assert (gan_report.label_of({"config": {"arch": "dcgan", "d_arch": "mlp", "width": 2, "d_width": 1,
+                                            "ema": 0.0}}) == "DCGAN G x2, template MLP D")
+    assert gan_report.label_of({"config": {"arch": "mlp", "d_arch": "mlp", "ema": 0.0}}) == "template MLP"
     assert (gan_report.label_of({"config": {"arch": "mlp", "mbstd": True, "r1": 0.1, "r1_interval": 4,
                                             "ema": 0.9999, "lr": 4e-4}})
             == "template MLP + minibatch std + R1 0.1 every 4 steps + EMA 0.9999, lr 0.0004")
