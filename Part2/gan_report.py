@@ -57,8 +57,9 @@ def summarize(log, baseline):
         "batch_size": log["config"].get("batch_size", DEFAULT_BATCH_SIZE),
         "width": log["config"].get("width", 1),
         "spectral_norm": log["config"].get("spectral_norm", False),
-        **{key: log["config"][key] for key in ("d_arch", "d_width", "mbstd", "d_dropout", "ema_warmup", "lr_decay",
-                                                   "lr_d", "r1", "r1_interval", "r1_epochs")
+        **{key: log["config"][key] for key in ("d_arch", "d_width", "mbstd", "d_dropout", "ema_warmup",
+                                                   "ema_warmup_k", "lr_decay", "lr_d", "r1", "r1_interval",
+                                                   "r1_epochs")
            if key in log["config"]},
         "n_epochs_planned": log["config"]["n_epochs"],
         "epochs": final["epoch"],
@@ -219,7 +220,9 @@ def label_of(log):
         label += f" + R1 {config['r1']:g}" + (f" every {interval} steps" if interval != 1 else "")
         label += f" for {config['r1_epochs']} epochs" if config.get("r1_epochs") else ""
     label += f" + EMA {config['ema']}" if config["ema"] else ""
-    label += " (warm-up)" if config.get("ema_warmup") else ""
+    if config.get("ema_warmup"):
+        k = config.get("ema_warmup_k", 10)
+        label += " (warm-up)" if k == 10 else f" (warm-up, mean age n/{k})"
     lr, lr_d = config.get("lr", DEFAULT_LR), config.get("lr_d")
     lr_d = None if lr_d == lr else lr_d
     label += f", lr {lr:g}" if lr != DEFAULT_LR or lr_d is not None else ""

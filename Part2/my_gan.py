@@ -44,7 +44,7 @@ IMAGE_SHAPE = (1, 28, 28)
 # values cannot be loaded into this run's models.
 MODEL_FIELDS = ("arch", "latent_dim", "width")
 # Checkpoints written before a flag existed were trained with its default.
-OLDER_DEFAULTS = {"width": 1, "spectral_norm": False, "mbstd": False, "ema_warmup": False,
+OLDER_DEFAULTS = {"width": 1, "spectral_norm": False, "mbstd": False, "ema_warmup": False, "ema_warmup_k": 10,
                   "lr_decay": False, "d_dropout": 0.0, "lr_d": None, "d_arch": None, "d_width": None,
                   "r1": 0.0, "r1_interval": 1, "r1_epochs": 0}
 
@@ -267,7 +267,7 @@ def load_resume_checkpoint(path, config):
     saved = checkpoint["config"]
     # The optimisers' state holds the learning rate, and --lr_decay's schedule spans --n_epochs.
     fields = ("d_arch", "d_width", "spectral_norm", "mbstd", "d_dropout", "batch_size", "ema", "ema_warmup",
-              "lr", "lr_d", "lr_decay", "r1", "r1_interval", "r1_epochs")
+              "ema_warmup_k", "lr", "lr_d", "lr_decay", "r1", "r1_interval", "r1_epochs")
     for field in MODEL_FIELDS + fields + (("n_epochs",) if config.lr_decay else ()):
         value = saved.get(field, OLDER_DEFAULTS.get(field))
         if value != getattr(config, field):
@@ -291,15 +291,17 @@ def lr_factor(step, total_steps):
     return min(1.0, (total_steps - step) / half)
 
 
-def ema_update(decay, warmup):
+def ema_update(decay, warmup, k=10):
     """The averaging rule of G's exponential moving average, avg <- d avg + (1 - d) current:
-    torch's EMA with d = decay, or with `warmup` d = min(decay, (1 + n) / (10 + n)) after n
+    torch's EMA with d = decay, or with `warmup` d = min(decay, (1 + n) / (k + n)) after n
     updates, so that the average forgets the untrained weights within tens of steps instead of
-    the ~1 / (1 - decay) steps it takes with d = decay from the start.
+    the ~1 / (1 - decay) steps it takes with d = decay from the start. While the warm-up rules,
+    the weights after update j of n enter the average in proportion to about j^(k - 2), so its
+    mean age is about n / k updates: a smaller k averages over a longer stretch.
     """
     def update(averaged, current, num_averaged):
         n = int(num_averaged)
-        d = min(decay, (1 + n) / (10 + n)) if warmup else decay
+        d = min(decay, (1 + n) / (k + n)) if warmup else decay
         get_ema_multi_avg_fn(d)(averaged, current, num_averaged)
 
     return update
@@ -342,7 +344,7 @@ def train(config, resume=None):
     opt_D = torch.optim.Adam(D.parameters(), lr=lr_D, betas=(0.5, 0.999))
     # An exponential moving average of G's weights (when --ema > 0) smooths the oscillation of
     # adversarial training; samples, checkpoints and scores then come from the average.
-    G_ema = AveragedModel(G, multi_avg_fn=ema_update(config.ema, config.ema_warmup),
+    G_ema = AveragedModel(G, multi_avg_fn=ema_update(config.ema, config.ema_warmup, config.ema_warmup_k),
                           use_buffers=True) \
         if config.ema > 0 else None
 
@@ -530,7 +532,9 @@ def parse_args(argv=None):
     parser.add_argument("--ema", type=float, default=0.0,
                         help="decay of an exponential moving average of G's weights (0 = off)")
     parser.add_argument("--ema_warmup", action="store_true",
-                        help="average with decay min(ema, (1 + n) / (10 + n)) over the first n updates")
+                        help="average with decay min(ema, (1 + n) / (k + n)) after n updates")
+    parser.add_argument("--ema_warmup_k", type=int, default=10,
+                        help="the k of --ema_warmup; the average's mean age is about n / k updates")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     parser.add_argument("--threads", type=int, default=0,
@@ -574,6 +578,10 @@ def parse_args(argv=None):
         parser.error("--mbstd needs an mlp D (--arch mlp, or --d_arch mlp)")
     if args.ema_warmup and not args.ema:
         parser.error("--ema_warmup needs --ema")
+    if args.ema_warmup_k < 2:
+        parser.error("--ema_warmup_k must be at least 2")
+    if args.ema_warmup_k != 10 and not args.ema_warmup:
+        parser.error("--ema_warmup_k needs --ema_warmup")
     try:
         device = torch.device(args.device)
     except RuntimeError:

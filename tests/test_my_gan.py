@@ -201,6 +201,25 @@ def test_ema_without_warmup_is_torchs_ema_and_warmup_forgets_the_start():
     torch.testing.assert_close(averaged[0], torch.full((3,), 0.001))
 
 
+def test_ema_warmup_k_lengthens_the_average():
+    from torch.optim.swa_utils import AveragedModel
+
+    # With k, the n-th update after the first averages with d = (1 + n) / (k + n) ...
+    for k in (4, 10):
+        averaged, update = [torch.zeros(1)], my_gan.ema_update(0.99999, warmup=True, k=k)
+        update(averaged, [torch.ones(1)], torch.tensor(5))
+        torch.testing.assert_close(averaged[0], torch.full((1,), 1 - 6 / (k + 5)))
+    # ... so that after n updates the mean age of the averaged weights is about n / k.
+    G = torch.nn.Linear(1, 1, bias=False)
+    for k in (4, 10):
+        warm = AveragedModel(G, multi_avg_fn=my_gan.ema_update(0.99999, warmup=True, k=k))
+        for step in range(2000):
+            with torch.no_grad():
+                G.weight.fill_(step)  # the weight is the step: the average is the mean step
+            warm.update_parameters(G)
+        assert 1999 - warm.module.weight.item() == pytest.approx(2000 / k, rel=0.01)
+
+
 def test_r1_penalty_is_the_squared_input_gradient_of_d():
     # D(x) = w . x + b has the gradient w at every x: the penalty is ||w||^2
     linear = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(28 * 28, 1))
@@ -270,7 +289,7 @@ def test_tiny_run_with_every_option_trains_and_decays_lr(data_root, tmp_path):
     assert state["D"]["net.1.weight"].shape == (512 * 3, 28 * 28)  # D's own width 3
 
 
-def test_resume_with_ema_warmup_continues_from_saved_step(data_root, tmp_path):
+def test_resume_with_ema_warmup_continues_from_saved_step(data_root, tmp_path, capsys):
     options = ["--arch", "mlp", "--ema", "0.9", "--ema_warmup", "--no_eval"]
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     train_tiny(data_root, straight, *options)
@@ -281,6 +300,9 @@ def test_resume_with_ema_warmup_continues_from_saved_step(data_root, tmp_path):
     for key in ("G", "D", "G_ema"):
         for name in a[key]:
             torch.testing.assert_close(a[key][name], b[key][name], msg=f"{key}.{name}")
+    status, stderr = exit_of(capsys, *TINY, "--data_root", data_root, "--out_dir", resumed, *options,
+                             "--ema_warmup_k", "4", "--n_epochs", "3", "--resume", resumed / "latest.pt")
+    assert status == 2 and "trained with --ema_warmup_k 10" in stderr.strip().splitlines()[-1]
 
 
 def test_load_generator_round_trips(data_root, tmp_path):
@@ -320,6 +342,8 @@ def test_load_generator_explains_bad_files(tmp_path):
     (["--ema", "1"], "--ema must be in [0, 1)"),
     (["--arch", "resnet"], "invalid choice"),
     (["--ema_warmup"], "--ema_warmup needs --ema"),
+    (["--ema", "0.9", "--ema_warmup", "--ema_warmup_k", "1"], "--ema_warmup_k must be at least 2"),
+    (["--ema", "0.9", "--ema_warmup_k", "4"], "--ema_warmup_k needs --ema_warmup"),
     (["--arch", "dcgan", "--mbstd"], "--mbstd needs an mlp D"),
     (["--arch", "mlp", "--d_arch", "dcgan", "--mbstd"], "--mbstd needs an mlp D"),
     (["--d_arch", "resnet"], "invalid choice"),
@@ -516,6 +540,10 @@ def test_report_labels_tell_runs_apart_by_arch_ema_and_learning_rate():
     assert (gan_report.label_of({"config": {"arch": "dcgan", "d_arch": "mlp", "width": 2, "d_width": 1,
                                             "ema": 0.0}}) == "DCGAN G x2, template MLP D")
     assert gan_report.label_of({"config": {"arch": "mlp", "d_arch": "mlp", "ema": 0.0}}) == "template MLP"
+    assert (gan_report.label_of({"config": {"arch": "mlp", "ema": 0.99999, "ema_warmup": True, "ema_warmup_k": 4}})
+            == "template MLP + EMA 0.99999 (warm-up, mean age n/4)")
+    assert (gan_report.label_of({"config": {"arch": "mlp", "ema": 0.9999, "ema_warmup": True, "ema_warmup_k": 10}})
+            == "template MLP + EMA 0.9999 (warm-up)")
     assert (gan_report.label_of({"config": {"arch": "mlp", "mbstd": True, "r1": 0.1, "r1_interval": 4,
                                             "ema": 0.9999, "lr": 4e-4}})
             == "template MLP + minibatch std + R1 0.1 every 4 steps + EMA 0.9999, lr 0.0004")
