@@ -202,7 +202,10 @@ def plot_losses(log, path):
     ax.plot(steps, [row["loss_g"] for row in log["losses"]], label="generator (non-saturating)")
     ax.set_xlabel("generator update")
     ax.set_ylabel("BCE loss")
-    ax.set_title(f"{log['config']['arch']} GAN losses")
+    config = log["config"]
+    d_arch = config.get("d_arch") or config["arch"]
+    ax.set_title(f"{config['arch']} GAN losses" if d_arch == config["arch"]
+                 else f"{config['arch']} G, {d_arch} D: GAN losses")
     ax.legend()
     tmp = Path(path).with_name(Path(path).name + ".tmp")
     fig.savefig(tmp, format="png", dpi=100)
@@ -294,8 +297,8 @@ def lr_factor(step, total_steps):
 def ema_update(decay, warmup, k=10):
     """The averaging rule of G's exponential moving average, avg <- d avg + (1 - d) current:
     torch's EMA with d = decay, or with `warmup` d = min(decay, (1 + n) / (k + n)) after n
-    updates, so that the average forgets the untrained weights within tens of steps instead of
-    the ~1 / (1 - decay) steps it takes with d = decay from the start. While the warm-up rules,
+    updates, so that the average forgets the untrained weights within tens of steps (k = 10)
+    instead of the ~1 / (1 - decay) steps it takes with d = decay from the start. While the warm-up rules,
     the weights after update j of n enter the average in proportion to about j^(k - 2), so its
     mean age is about n / k updates: a smaller k averages over a longer stretch.
     """
@@ -508,7 +511,8 @@ def parse_args(argv=None):
     parser.add_argument("--save_interval", type=int, default=500,
                         help="save a sample grid and the latest checkpoint every this many batches")
     parser.add_argument("--arch", choices=ARCHS, default="mlp",
-                        help="mlp: the assignment template; dcgan: convolutional G and D")
+                        help="G's architecture, and D's unless --d_arch is given (mlp: the assignment "
+                             "template; dcgan: convolutional)")
     parser.add_argument("--d_arch", choices=ARCHS, default=None,
                         help="D's own architecture (None: the same as --arch)")
     parser.add_argument("--width", type=int, default=1,

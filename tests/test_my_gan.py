@@ -151,10 +151,11 @@ def test_mlp_width_scales_hidden_layers_of_g_and_d():
 
 
 def test_d_arch_pairs_a_convolutional_g_with_the_mlp_d(data_root, tmp_path):
-    _, config = my_gan.parse_args(["--arch", "dcgan", "--d_arch", "mlp", "--mbstd"])
+    _, config = my_gan.parse_args(["--arch", "dcgan", "--d_arch", "mlp", "--mbstd", "--d_dropout", "0.3"])
     D = my_gan.discriminator_of(config)
     assert [m.out_features for m in D.net if isinstance(m, torch.nn.Linear)] == [512, 256, 1]
     assert any(isinstance(m, my_gan.MinibatchStd) for m in D.net)
+    assert any(isinstance(m, torch.nn.Dropout) for m in D.net)
     out = tmp_path / "run"
     train_tiny(data_root, out, "--arch", "dcgan", "--d_arch", "mlp", "--mbstd", "--no_eval")
     state = state_of(out / "latest.pt")
@@ -303,6 +304,33 @@ def test_resume_with_ema_warmup_continues_from_saved_step(data_root, tmp_path, c
     status, stderr = exit_of(capsys, *TINY, "--data_root", data_root, "--out_dir", resumed, *options,
                              "--ema_warmup_k", "4", "--n_epochs", "3", "--resume", resumed / "latest.pt")
     assert status == 2 and "trained with --ema_warmup_k 10" in stderr.strip().splitlines()[-1]
+    # k changes the average only: G and D train exactly as with k = 10
+    longer = tmp_path / "longer"
+    train_tiny(data_root, longer, *options, "--ema_warmup_k", "4")
+    c = state_of(longer / "latest.pt")
+    for key in ("G", "D"):
+        for name in a[key]:
+            torch.testing.assert_close(c[key][name], a[key][name], msg=f"{key}.{name}")
+    assert not torch.equal(c["G_ema"]["module.net.0.weight"], a["G_ema"]["module.net.0.weight"])
+
+
+def test_checkpoints_from_before_a_flag_resume_with_its_default(data_root, tmp_path):
+    out = tmp_path / "run"
+    train_tiny(data_root, out, "--arch", "mlp", "--ema", "0.9", "--ema_warmup", "--no_eval", "--n_epochs", "1")
+    state = state_of(out / "latest.pt")
+    # a checkpoint from before these flags existed was trained with their defaults, and lacks them
+    dropped = [key for key, value in my_gan.OLDER_DEFAULTS.items() if state["config"][key] == value]
+    assert {"d_arch", "d_width", "ema_warmup_k", "r1", "r1_interval", "r1_epochs"} <= set(dropped)
+    for key in dropped:
+        del state["config"][key]
+    older = tmp_path / "older.pt"
+    torch.save(state, older)
+    _, config = my_gan.parse_args([*TINY, "--arch", "mlp", "--ema", "0.9", "--ema_warmup", "--n_epochs", "2"])
+    assert my_gan.load_resume_checkpoint(older, config)["step"] == state["step"]
+    _, config = my_gan.parse_args([*TINY, "--arch", "mlp", "--ema", "0.9", "--ema_warmup", "--ema_warmup_k", "4",
+                                   "--n_epochs", "2"])
+    with pytest.raises(ValueError, match="trained with --ema_warmup_k 10"):
+        my_gan.load_resume_checkpoint(older, config)
 
 
 def test_load_generator_round_trips(data_root, tmp_path):
@@ -355,6 +383,7 @@ def test_load_generator_explains_bad_files(tmp_path):
     (["--r1_epochs", "-1"], "--r1_epochs must be 0 or positive"),
     (["--d_dropout", "1"], "--d_dropout must be in [0, 1)"),
     (["--arch", "dcgan", "--d_dropout", "0.3"], "--d_dropout needs an mlp D"),
+    (["--arch", "mlp", "--d_arch", "dcgan", "--d_dropout", "0.3"], "--d_dropout needs an mlp D"),
     (["--arch", "dcgan", "--width", "0"], "--width must be at least 1"),
     (["--device", "nonsense"], "is not a torch device"),
 ])
@@ -504,6 +533,9 @@ def test_report_finds_the_first_evaluation_reaching_the_reference():
     summary = gan_report.summarize(log, {"fid": 0.2})
     assert summary["cpu_minutes_to_is_8.2"] == 1 and summary["fid_times_baseline"] == pytest.approx(2.5)
     assert summary["completed"] and summary["epochs"] == 4
+    log["config"].update(d_arch="mlp", ema_warmup=True, ema_warmup_k=4)
+    summary = gan_report.summarize(log, {"fid": 0.2})
+    assert summary["d_arch"] == "mlp" and summary["ema_warmup_k"] == 4
     assert all(summary["targets_met"].values())
 
 
