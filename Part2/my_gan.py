@@ -44,8 +44,8 @@ IMAGE_SHAPE = (1, 28, 28)
 # values cannot be loaded into this run's models.
 MODEL_FIELDS = ("arch", "latent_dim", "width")
 # Checkpoints written before a flag existed were trained with its default.
-OLDER_DEFAULTS = {"width": 1, "spectral_norm": False, "mbstd": False, "ema_warmup": False, "ema_warmup_k": 10,
-                  "lr_decay": False, "d_dropout": 0.0, "lr_d": None, "d_arch": None, "d_width": None,
+OLDER_DEFAULTS = {"width": 1, "spectral_norm": False, "mbstd": False, "ema_warmup": False,
+                  "ema_warmup_k": 10, "lr_decay": False, "d_dropout": 0.0, "lr_d": None, "d_arch": None, "d_width": None,
                   "r1": 0.0, "r1_interval": 1, "r1_epochs": 0}
 
 
@@ -202,10 +202,8 @@ def plot_losses(log, path):
     ax.plot(steps, [row["loss_g"] for row in log["losses"]], label="generator (non-saturating)")
     ax.set_xlabel("generator update")
     ax.set_ylabel("BCE loss")
-    config = log["config"]
-    d_arch = config.get("d_arch") or config["arch"]
-    ax.set_title(f"{config['arch']} GAN losses" if d_arch == config["arch"]
-                 else f"{config['arch']} G, {d_arch} D: GAN losses")
+    arch, d_arch = log["config"]["arch"], d_arch_of(log["config"])
+    ax.set_title(f"{arch} GAN losses" if d_arch == arch else f"{arch} G, {d_arch} D: GAN losses")
     ax.legend()
     tmp = Path(path).with_name(Path(path).name + ".tmp")
     fig.savefig(tmp, format="png", dpi=100)
@@ -241,14 +239,15 @@ def load_generator(path, device="cpu"):
 
 
 def d_arch_of(config):
-    """D's architecture: --d_arch when given, else --arch (an argparse namespace)."""
-    return config.arch if config.d_arch is None else config.d_arch
+    """D's architecture: --d_arch when given, else --arch (a config dict, as logs and checkpoints
+    hold it; older ones have no d_arch)."""
+    return config.get("d_arch") or config["arch"]
 
 
 def discriminator_of(config):
     """The D a config asks for: --d_arch or --arch, its layers multiplied by --d_width or --width."""
     width = config.width if config.d_width is None else config.d_width
-    return Discriminator(d_arch_of(config), width, config.spectral_norm, config.mbstd, config.d_dropout)
+    return Discriminator(d_arch_of(vars(config)), width, config.spectral_norm, config.mbstd, config.d_dropout)
 
 
 def config_dict(config):
@@ -298,9 +297,9 @@ def ema_update(decay, warmup, k=10):
     """The averaging rule of G's exponential moving average, avg <- d avg + (1 - d) current:
     torch's EMA with d = decay, or with `warmup` d = min(decay, (1 + n) / (k + n)) after n
     updates, so that the average forgets the untrained weights within tens of steps (k = 10)
-    instead of the ~1 / (1 - decay) steps it takes with d = decay from the start. While the warm-up rules,
-    the weights after update j of n enter the average in proportion to about j^(k - 2), so its
-    mean age is about n / k updates: a smaller k averages over a longer stretch.
+    instead of the ~1 / (1 - decay) steps it takes with d = decay from the start. While the
+    warm-up rules, the weights after update j of n enter the average in proportion to about
+    j^(k - 2), so its mean age is about n / k updates: a smaller k averages over a longer stretch.
     """
     def update(averaged, current, num_averaged):
         n = int(num_averaged)
@@ -572,13 +571,13 @@ def parse_args(argv=None):
         parser.error("--lr_d must be positive")
     if not 0 <= args.d_dropout < 1:
         parser.error("--d_dropout must be in [0, 1)")
-    if args.d_dropout and d_arch_of(args) != "mlp":
+    if args.d_dropout and d_arch_of(vars(args)) != "mlp":
         parser.error("--d_dropout needs an mlp D (--arch mlp, or --d_arch mlp)")
     if not 0 <= args.r1 < float("inf"):
         parser.error("--r1 must be 0 or a positive number")
     if not 0 <= args.ema < 1:
         parser.error("--ema must be in [0, 1)")
-    if args.mbstd and d_arch_of(args) != "mlp":
+    if args.mbstd and d_arch_of(vars(args)) != "mlp":
         parser.error("--mbstd needs an mlp D (--arch mlp, or --d_arch mlp)")
     if args.ema_warmup and not args.ema:
         parser.error("--ema_warmup needs --ema")
