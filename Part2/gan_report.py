@@ -59,7 +59,7 @@ def summarize(log, baseline):
         "spectral_norm": log["config"].get("spectral_norm", False),
         **{key: log["config"][key] for key in ("d_arch", "d_width", "mbstd", "d_dropout", "ema_warmup",
                                                    "ema_warmup_k", "lr_decay", "lr_d", "r1", "r1_interval",
-                                                   "r1_epochs")
+                                                   "r1_epochs", "topk")
            if key in log["config"]},
         "n_epochs_planned": log["config"]["n_epochs"],
         "epochs": final["epoch"],
@@ -219,6 +219,8 @@ def label_of(log):
         interval = config.get("r1_interval", 1)
         label += f" + R1 {config['r1']:g}" + (f" every {interval} steps" if interval != 1 else "")
         label += f" for {config['r1_epochs']} epochs" if config.get("r1_epochs") else ""
+    topk = config.get("topk", 1.0)
+    label += f" + top-k G update (down to {topk:g})" if topk < 1 else ""
     label += f" + EMA {config['ema']}" if config["ema"] else ""
     if config.get("ema_warmup"):
         k = config.get("ema_warmup_k", 10)

@@ -14,7 +14,7 @@ Architectures (`--arch`):
 For both, `--d_arch` gives D an architecture of its own (e.g. a convolutional G with the MLP D);
 `--d_width k` gives D a multiplier of its own; `--lr_d` a learning rate of its own;
 `--r1 gamma` adds the R1 penalty (gamma / 2) E_x ||grad_x logit D(x)||^2 on real images to D's loss
-(`--r1_epochs n`: for the first n epochs only).
+(`--r1_epochs n`: for the first n epochs only); `--topk nu` updates G on the fakes D rates highest only.
 
 Usage: python Part2/my_gan.py --arch dcgan --n_epochs 10 --out_dir runs/dcgan
 Outputs in --out_dir: samples/step_*.png (5x5 grids of one fixed latent batch),
@@ -46,7 +46,7 @@ MODEL_FIELDS = ("arch", "latent_dim", "width")
 # Checkpoints written before a flag existed were trained with its default.
 OLDER_DEFAULTS = {"width": 1, "spectral_norm": False, "mbstd": False, "ema_warmup": False,
                   "ema_warmup_k": 10, "lr_decay": False, "d_dropout": 0.0, "lr_d": None, "d_arch": None, "d_width": None,
-                  "r1": 0.0, "r1_interval": 1, "r1_epochs": 0}
+                  "r1": 0.0, "r1_interval": 1, "r1_epochs": 0, "topk": 1.0}
 
 
 # ----------------------------------------------------------------------------- models
@@ -269,7 +269,7 @@ def load_resume_checkpoint(path, config):
     saved = checkpoint["config"]
     # The optimisers' state holds the learning rate, and --lr_decay's schedule spans --n_epochs.
     fields = ("d_arch", "d_width", "spectral_norm", "mbstd", "d_dropout", "batch_size", "ema", "ema_warmup",
-              "ema_warmup_k", "lr", "lr_d", "lr_decay", "r1", "r1_interval", "r1_epochs")
+              "ema_warmup_k", "lr", "lr_d", "lr_decay", "r1", "r1_interval", "r1_epochs", "topk")
     for field in MODEL_FIELDS + fields + (("n_epochs",) if config.lr_decay else ()):
         value = saved.get(field, OLDER_DEFAULTS.get(field))
         if value != getattr(config, field):
@@ -318,6 +318,21 @@ def r1_penalty(logit_real, x):
     """
     (grad,) = torch.autograd.grad(logit_real.sum(), x, create_graph=True)
     return grad.pow(2).flatten(1).sum(dim=1).mean()
+
+
+def topk_count(batch_size, topk, epoch):
+    """How many of a batch's fakes G learns from in `epoch` (0-based) under --topk nu: the
+    top-k update (Sinha et al., 2020) starts from the whole batch and keeps 0.99^epoch of it,
+    never less than nu of it. The paper's argument: the gradients of the fakes D rates lowest
+    tend to point G towards modes the other fakes already cover."""
+    return max(1, round(batch_size * max(topk, 0.99 ** epoch)))
+
+
+def generator_loss(logit_fake, k=None):
+    """G's non-saturating loss -log D(G(z)), the BCE of fake -> 1, averaged over the batch or,
+    given k, over the k fakes D rates most real (the top-k update): (k, 1) of (batch, 1)."""
+    kept = logit_fake if k is None else logit_fake.topk(k, dim=0).values
+    return F.binary_cross_entropy_with_logits(kept, torch.ones_like(kept))
 
 
 def epoch_order(n, seed, epoch):
@@ -450,7 +465,8 @@ def train(config, resume=None):
             # rejects the fakes early on, ascend log D(G(z)) (the non-saturating loss),
             # i.e. descend the BCE of fake -> 1. Same fixed point, strong early gradients.
             logit_fake = D.logits(fake)
-            loss_G = F.binary_cross_entropy_with_logits(logit_fake, real_label)
+            k = topk_count(config.batch_size, config.topk, epoch) if config.topk < 1 else None
+            loss_G = generator_loss(logit_fake, k)
             opt_G.zero_grad(set_to_none=True)
             loss_G.backward()
             opt_G.step()
@@ -530,6 +546,9 @@ def parse_args(argv=None):
                         help="apply R1 every this many steps, scaled by this number")
     parser.add_argument("--r1_epochs", type=int, default=0,
                         help="apply R1 in the first this many epochs only (0 = all)")
+    parser.add_argument("--topk", type=float, default=1.0,
+                        help="top-k G update: G's loss on the max(topk, 0.99^epoch) fraction of each "
+                             "batch's fakes that D rates highest (1 = all)")
     parser.add_argument("--lr_decay", action="store_true",
                         help="decay both learning rates linearly to 0 over the second half of training")
     parser.add_argument("--ema", type=float, default=0.0,
@@ -575,6 +594,8 @@ def parse_args(argv=None):
         parser.error("--d_dropout needs an mlp D (--arch mlp, or --d_arch mlp)")
     if not 0 <= args.r1 < float("inf"):
         parser.error("--r1 must be 0 or a positive number")
+    if not 0 < args.topk <= 1:
+        parser.error("--topk must be in (0, 1]")
     if not 0 <= args.ema < 1:
         parser.error("--ema must be in [0, 1)")
     if args.mbstd and d_arch_of(vars(args)) != "mlp":

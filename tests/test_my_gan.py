@@ -268,6 +268,41 @@ def test_r1_is_applied_every_interval_with_its_weight(data_root, tmp_path, monke
     assert len(weights) == 3  # steps 0, 3 and 6 of the first epoch's 8
 
 
+def test_topk_count_keeps_less_of_the_batch_each_epoch_down_to_its_floor():
+    assert my_gan.topk_count(256, 0.5, 0) == 256
+    assert my_gan.topk_count(256, 0.5, 10) == round(256 * 0.99 ** 10) == 232
+    assert my_gan.topk_count(256, 0.5, 100) == 128  # 0.99^100 = 0.37 is below the floor 0.5
+    assert my_gan.topk_count(256, 1.0, 50) == 256
+    assert my_gan.topk_count(4, 0.01, 1000) == 1
+
+
+def test_generator_loss_learns_from_the_top_k_fakes_only():
+    logit_fake = torch.tensor([[0.3], [-2.0], [1.5], [-0.1]], requires_grad=True)
+    loss = my_gan.generator_loss(logit_fake, k=2)
+    torch.testing.assert_close(loss, -torch.log(torch.sigmoid(torch.tensor([1.5, 0.3]))).mean())
+    (grad,) = torch.autograd.grad(loss, logit_fake)
+    assert grad[1] == 0 and grad[3] == 0 and (grad[[0, 2]] < 0).all()
+    everything = my_gan.generator_loss(logit_fake)
+    torch.testing.assert_close(everything, -torch.log(torch.sigmoid(logit_fake)).mean())
+
+
+def test_topk_run_updates_g_on_the_kept_fakes(data_root, tmp_path, monkeypatch):
+    calls = []
+
+    def topk_count(batch_size, topk, epoch):
+        calls.append((batch_size, topk, epoch))
+        return 4  # of 32: far from the whole batch, so G must train differently
+
+    monkeypatch.setattr(my_gan, "topk_count", topk_count)
+    train_tiny(data_root, tmp_path / "plain", "--arch", "mlp", "--no_eval")
+    assert calls == []
+    train_tiny(data_root, tmp_path / "topk", "--arch", "mlp", "--topk", "0.5", "--no_eval")
+    assert calls == [(32, 0.5, 0)] * 8 + [(32, 0.5, 1)] * 8
+    plain, topk = state_of(tmp_path / "plain" / "latest.pt"), state_of(tmp_path / "topk" / "latest.pt")
+    assert topk["config"]["topk"] == 0.5
+    assert not torch.equal(plain["G"]["net.0.weight"], topk["G"]["net.0.weight"])
+
+
 def test_lr_decay_holds_for_half_then_falls_linearly_to_zero():
     assert [my_gan.lr_factor(step, 100) for step in (0, 25, 50, 75, 100)] == [1, 1, 1, 0.5, 0]
 
@@ -320,7 +355,7 @@ def test_checkpoints_from_before_a_flag_resume_with_its_default(data_root, tmp_p
     state = state_of(out / "latest.pt")
     # a checkpoint from before these flags existed was trained with their defaults, and lacks them
     dropped = [key for key, value in my_gan.OLDER_DEFAULTS.items() if state["config"][key] == value]
-    assert {"d_arch", "d_width", "ema_warmup_k", "r1", "r1_interval", "r1_epochs"} <= set(dropped)
+    assert {"d_arch", "d_width", "ema_warmup_k", "r1", "r1_interval", "r1_epochs", "topk"} <= set(dropped)
     for key in dropped:
         del state["config"][key]
     older = tmp_path / "older.pt"
@@ -382,6 +417,8 @@ def test_load_generator_explains_bad_files(tmp_path):
     (["--r1_interval", "0"], "--r1_interval must be at least 1"),
     (["--r1_epochs", "-1"], "--r1_epochs must be 0 or positive"),
     (["--d_dropout", "1"], "--d_dropout must be in [0, 1)"),
+    (["--topk", "0"], "--topk must be in (0, 1]"),
+    (["--topk", "1.5"], "--topk must be in (0, 1]"),
     (["--arch", "dcgan", "--d_dropout", "0.3"], "--d_dropout needs an mlp D"),
     (["--arch", "mlp", "--d_arch", "dcgan", "--d_dropout", "0.3"], "--d_dropout needs an mlp D"),
     (["--arch", "dcgan", "--width", "0"], "--width must be at least 1"),
@@ -426,6 +463,7 @@ def test_bad_resume_fails_before_touching_outputs(data_root, tmp_path, capsys):
         (["--arch", "mlp", "--r1", "1", "--resume", out / "latest.pt"], "trained with --r1 0.0"),
         (["--arch", "mlp", "--r1_interval", "4", "--resume", out / "latest.pt"], "trained with --r1_interval 1"),
         (["--arch", "mlp", "--r1_epochs", "3", "--resume", out / "latest.pt"], "trained with --r1_epochs 0"),
+        (["--arch", "mlp", "--topk", "0.5", "--resume", out / "latest.pt"], "trained with --topk 1.0"),
         (["--arch", "mlp", "--resume", out / "latest.pt", "--n_epochs", "1"], "nothing left to train"),
     ]
     for flags, message in cases:
@@ -533,9 +571,9 @@ def test_report_finds_the_first_evaluation_reaching_the_reference():
     summary = gan_report.summarize(log, {"fid": 0.2})
     assert summary["cpu_minutes_to_is_8.2"] == 1 and summary["fid_times_baseline"] == pytest.approx(2.5)
     assert summary["completed"] and summary["epochs"] == 4
-    log["config"].update(d_arch="mlp", ema_warmup=True, ema_warmup_k=4)
+    log["config"].update(d_arch="mlp", ema_warmup=True, ema_warmup_k=4, topk=0.5)
     summary = gan_report.summarize(log, {"fid": 0.2})
-    assert summary["d_arch"] == "mlp" and summary["ema_warmup_k"] == 4
+    assert summary["d_arch"] == "mlp" and summary["ema_warmup_k"] == 4 and summary["topk"] == 0.5
     assert all(summary["targets_met"].values())
 
 
@@ -582,6 +620,9 @@ def test_report_labels_tell_runs_apart_by_arch_ema_and_learning_rate():
     assert gan_report.label_of({"config": {"arch": "mlp", "r1": 1.0, "ema": 0.0}}) == "template MLP + R1 1"
     assert (gan_report.label_of({"config": {"arch": "mlp", "r1": 1.0, "r1_epochs": 10, "ema": 0.0}})
             == "template MLP + R1 1 for 10 epochs")
+    assert (gan_report.label_of({"config": {"arch": "mlp", "mbstd": True, "topk": 0.75, "ema": 0.9999}})
+            == "template MLP + minibatch std + top-k G update (down to 0.75) + EMA 0.9999")
+    assert gan_report.label_of({"config": {"arch": "mlp", "topk": 1.0, "ema": 0.0}}) == "template MLP"
 
 
 def test_collect_keeps_earlier_runs_and_times_each_against_its_own_template(tmp_path, monkeypatch):
