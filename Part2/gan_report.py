@@ -3,6 +3,7 @@
     python Part2/gan_report.py collect --run mlp=Part2/runs/mlp --run dcgan=Part2/runs/dcgan --chosen dcgan
     python Part2/gan_report.py figures
     python Part2/gan_report.py spread
+    python Part2/gan_report.py ranking --run NAME=Part2/runs/NAME
 
 `collect` copies each run's log.json to results/gan_<name>.json and a few of its sample grids
 to figures/training_grids/, copies the chosen run's generator_{start,middle,end}.pt to
@@ -10,7 +11,9 @@ checkpoints/, scores real MNIST training images against the test set as a baseli
 writes results/gan_comparison.json (final scores, time to reach the template's quality,
 targets met). `figures` redraws every figure from those committed JSON files alone,
 without data, checkpoints or retraining. `spread` scores the committed end generator on
-samples from several latent seeds and writes results/gan_seed_spread.json.
+samples from several latent seeds and writes results/gan_seed_spread.json. `ranking` splits
+batches of a run's last samples by D's rating and writes the digits of each half to
+results/gan_d_ranking.json.
 """
 
 import argparse
@@ -113,6 +116,58 @@ def seed_spread(seeds=5, eval_samples=10000):
               "seeds": rows, "spread": spread}
     write_json(result, RESULTS / "gan_seed_spread.json")
     return result
+
+
+def split_by_d(G, D, classify, batch_size, batches, latent_dim, seed=0):
+    """The digits of the half of each batch of G's samples that D rates most real, and of the
+    other half: the fractions of each digit in both, over `batches` batches. `classify` maps
+    images to labels. This is the split the top-k update (my_gan.py --topk 0.5) trains G on."""
+    import torch
+
+    torch.manual_seed(seed)
+    counts = {"top_half": torch.zeros(10), "bottom_half": torch.zeros(10)}
+    with torch.no_grad():
+        for _ in range(batches):
+            images = G(torch.randn(batch_size, latent_dim))
+            top = torch.zeros(batch_size, dtype=torch.bool)
+            top[D.logits(images).squeeze(1).topk(batch_size // 2).indices] = True
+            labels = classify(images)
+            counts["top_half"] += torch.bincount(labels[top], minlength=10)
+            counts["bottom_half"] += torch.bincount(labels[~top], minlength=10)
+    return {half: (count / count.sum()).tolist() for half, count in counts.items()}
+
+
+def d_ranking(runs, batches=40):
+    """Which digits D rates most real at the end of each run: its last G (not the average) and
+    D from latest.pt, both in training mode as in G's step, on batches of the run's size.
+    Added to results/gan_d_ranking.json, keeping the runs measured before."""
+    import torch
+
+    from mnist_classifier import classify, load_classifier
+    from my_gan import OLDER_DEFAULTS, Generator, discriminator_of
+
+    classifier = load_classifier()
+    path = RESULTS / "gan_d_ranking.json"
+    result = json.loads(path.read_text()) if path.is_file() else {}
+    for name, folder in runs:
+        state = torch.load(Path(folder) / "latest.pt", map_location="cpu", weights_only=True)
+        config = argparse.Namespace(**{**OLDER_DEFAULTS, **state["config"]})
+        G = Generator(config.latent_dim, config.arch, config.width)
+        G.load_state_dict(state["G"])
+        D = discriminator_of(config)
+        D.load_state_dict(state["D"])
+        halves = split_by_d(G.train(), D.train(), lambda images: classify(images, classifier)[0],
+                            config.batch_size, batches, config.latent_dim)
+        result[name] = {"step": state["step"], "batch_size": config.batch_size, "batches": batches, **halves}
+    write_json(result, path)
+    return result
+
+
+def parse_checkpoint_run(text):
+    name, sep, folder = text.partition("=")
+    if not sep or not name or not Path(folder, "latest.pt").is_file():
+        raise argparse.ArgumentTypeError(f"expected NAME=FOLDER with FOLDER/latest.pt, got {text!r}")
+    return name, Path(folder)
 
 
 def template_of(summary):
@@ -428,7 +483,24 @@ def main(argv=None):
                                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     spread_parser.add_argument("--seeds", type=int, default=5, help="latent seeds 0 .. SEEDS-1")
     spread_parser.add_argument("--eval_samples", type=int, default=10000, help="samples per seed")
+    ranking_parser = commands.add_parser("ranking", help="the digits D rates most real at the end of runs",
+                                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ranking_parser.add_argument("--run", type=parse_checkpoint_run, action="append", required=True,
+                                help="NAME=FOLDER of a my_gan.py run with FOLDER/latest.pt (repeat)")
+    ranking_parser.add_argument("--batches", type=int, default=40, help="batches of G's samples per run")
     args = parser.parse_args(argv)
+    if args.command == "ranking":
+        if args.batches < 1:
+            parser.error("--batches must be at least 1")
+        try:
+            result = d_ranking(args.run, args.batches)
+        except (FileNotFoundError, RuntimeError, ValueError, KeyError) as error:
+            parser.error(str(error).splitlines()[0])
+        for name, _ in args.run:
+            for half in ("top_half", "bottom_half"):
+                print(f"{name} {half:11s} " + " ".join(f"{digit}:{fraction:.1%}"
+                                                     for digit, fraction in enumerate(result[name][half])))
+        return
     if args.command == "spread":
         if args.seeds < 2 or args.eval_samples < 2:
             parser.error("--seeds and --eval_samples must be at least 2")

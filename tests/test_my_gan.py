@@ -726,3 +726,42 @@ def test_seed_spread_scores_the_end_generator_once_per_seed(tmp_path, monkeypatc
     assert (spread["min"], spread["max"]) == (9.0, 9.2)
     assert spread["mean"] == pytest.approx(9.1) and spread["std"] == pytest.approx(0.1)
     assert result["spread"]["fid"]["std"] == 0
+
+
+def test_split_by_d_counts_the_digits_of_the_samples_d_rates_highest():
+    import gan_report
+
+    class Bright(torch.nn.Module):  # G: an image of one grey level, z's first coordinate
+        def forward(self, z):
+            return z[:, :1, None, None].expand(-1, 1, 28, 28)
+
+    class RatesBrightness(torch.nn.Module):  # D: the brighter, the more real
+        def logits(self, images):
+            return images.mean(dim=(1, 2, 3))[:, None]
+
+    halves = gan_report.split_by_d(Bright(), RatesBrightness(), lambda images: (images.mean(dim=(1, 2, 3)) > 0).long(),
+                                   batch_size=64, batches=20, latent_dim=4)
+    assert sum(halves["top_half"]) == pytest.approx(1) and sum(halves["bottom_half"]) == pytest.approx(1)
+    # about half of the samples are bright (digit 1), and D ranks all of them above the dark ones
+    assert halves["top_half"][1] > 0.85 and halves["bottom_half"][1] < 0.15
+    assert halves["top_half"][2:] == [0.0] * 8
+
+
+def test_ranking_reads_a_runs_last_g_and_d_and_keeps_earlier_runs(data_root, tmp_path, monkeypatch, capsys):
+    import gan_report
+
+    monkeypatch.setattr(gan_report, "RESULTS", tmp_path / "results")
+    train_tiny(data_root, tmp_path / "run", "--arch", "mlp", "--mbstd", "--no_eval")
+    gan_report.main(["ranking", "--run", f"first={tmp_path / 'run'}", "--batches", "2"])
+    gan_report.main(["ranking", "--run", f"second={tmp_path / 'run'}", "--batches", "3"])
+    result = json.loads((tmp_path / "results" / "gan_d_ranking.json").read_text())
+    assert list(result) == ["first", "second"]
+    assert result["second"]["batches"] == 3 and result["second"]["batch_size"] == 32
+    assert result["second"]["step"] == 16
+    assert sum(result["second"]["top_half"]) == pytest.approx(1)
+    assert "second top_half" in capsys.readouterr().out
+    for args, message in [(["--run", f"x={tmp_path}"], "with FOLDER/latest.pt"),
+                          (["--run", f"x={tmp_path / 'run'}", "--batches", "0"], "--batches must be at least 1")]:
+        with pytest.raises(SystemExit) as exit_info:
+            gan_report.main(["ranking", *args])
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err.strip().splitlines()[-1]
