@@ -150,7 +150,13 @@ def d_ranking(runs, batches=40):
     path = RESULTS / "gan_d_ranking.json"
     result = json.loads(path.read_text()) if path.is_file() else {}
     for name, folder in runs:
-        state = torch.load(Path(folder) / "latest.pt", map_location="cpu", weights_only=True)
+        checkpoint = Path(folder) / "latest.pt"
+        try:
+            state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        except Exception as error:
+            raise ValueError(f"{checkpoint} is not a readable checkpoint ({type(error).__name__})") from error
+        if not isinstance(state, dict) or any(key not in state for key in ("G", "D", "step", "config")):
+            raise ValueError(f"{checkpoint} is not a training checkpoint made by my_gan.py")
         config = argparse.Namespace(**{**OLDER_DEFAULTS, **state["config"]})
         G = Generator(config.latent_dim, config.arch, config.width)
         G.load_state_dict(state["G"])
