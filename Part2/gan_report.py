@@ -141,22 +141,14 @@ def d_ranking(runs, batches=40):
     """Which digits D rates most real at the end of each run: its last G (not the average) and
     D from latest.pt, both in training mode as in G's step, on batches of the run's size.
     Added to results/gan_d_ranking.json, keeping the runs measured before."""
-    import torch
-
     from mnist_classifier import classify, load_classifier
-    from my_gan import OLDER_DEFAULTS, Generator, discriminator_of
+    from my_gan import OLDER_DEFAULTS, Generator, discriminator_of, read_training_checkpoint
 
     classifier = load_classifier()
     path = RESULTS / "gan_d_ranking.json"
     result = json.loads(path.read_text()) if path.is_file() else {}
     for name, folder in runs:
-        checkpoint = Path(folder) / "latest.pt"
-        try:
-            state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        except Exception as error:
-            raise ValueError(f"{checkpoint} is not a readable checkpoint ({type(error).__name__})") from error
-        if not isinstance(state, dict) or any(key not in state for key in ("G", "D", "step", "config")):
-            raise ValueError(f"{checkpoint} is not a training checkpoint made by my_gan.py")
+        state = read_training_checkpoint(Path(folder) / "latest.pt")
         config = argparse.Namespace(**{**OLDER_DEFAULTS, **state["config"]})
         G = Generator(config.latent_dim, config.arch, config.width)
         G.load_state_dict(state["G"])

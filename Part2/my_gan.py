@@ -255,8 +255,8 @@ def config_dict(config):
     return {k: str(v) if isinstance(v, Path) else v for k, v in vars(config).items()}
 
 
-def load_resume_checkpoint(path, config):
-    """Read and check a `latest.pt` before anything is written; raise ValueError if unusable."""
+def read_training_checkpoint(path):
+    """A `latest.pt` as written by train(); raise ValueError if it is missing or is not one."""
     if not Path(path).is_file():
         raise ValueError(f"no such checkpoint: {path}")
     try:
@@ -266,6 +266,12 @@ def load_resume_checkpoint(path, config):
     needed = ("G", "D", "opt_G", "opt_D", "step", "rng", "config", "log")
     if not isinstance(checkpoint, dict) or any(key not in checkpoint for key in needed):
         raise ValueError(f"{path} is not a training checkpoint made by my_gan.py")
+    return checkpoint
+
+
+def load_resume_checkpoint(path, config):
+    """Read and check a `latest.pt` before anything is written; raise ValueError if unusable."""
+    checkpoint = read_training_checkpoint(path)
     saved = checkpoint["config"]
     # The optimisers' state holds the learning rate, and --lr_decay's schedule spans --n_epochs.
     fields = ("d_arch", "d_width", "spectral_norm", "mbstd", "d_dropout", "batch_size", "ema", "ema_warmup",

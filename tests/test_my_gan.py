@@ -22,10 +22,10 @@ def data_root(tmp_path_factory):
     return write_synthetic_mnist(tmp_path_factory.mktemp("mnist"), n_train=256, n_test=64)
 
 
-def exit_of(capsys, *args):
-    """Run my_gan's main in this process, expecting it to exit; return (status, stderr)."""
+def exit_of(capsys, *args, main=my_gan.main):
+    """Run my_gan's main (or another CLI's) in this process, expecting it to exit; return (status, stderr)."""
     with pytest.raises(SystemExit) as exit_info:
-        my_gan.main([str(a) for a in args])
+        main([str(a) for a in args])
     return exit_info.value.code, capsys.readouterr().err
 
 
@@ -769,7 +769,6 @@ def test_ranking_reads_a_runs_last_g_and_d_and_keeps_earlier_runs(data_root, tmp
                           (["--run", f"x={tmp_path / 'corrupt'}"], "is not a readable checkpoint"),
                           (["--run", f"x={tmp_path / 'run'}", "--run", f"y={tmp_path / 'other'}"],
                            "is not a training checkpoint")]:
-        with pytest.raises(SystemExit) as exit_info:
-            gan_report.main(["ranking", *args])
-        assert exit_info.value.code == 2 and message in capsys.readouterr().err.strip().splitlines()[-1]
+        status, stderr = exit_of(capsys, "ranking", *args, main=gan_report.main)
+        assert status == 2 and message in stderr.strip().splitlines()[-1]
     assert (tmp_path / "results" / "gan_d_ranking.json").read_text() == before  # nothing half-written
