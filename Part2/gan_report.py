@@ -34,6 +34,7 @@ TARGETS = {"inception_score_min": 9.3, "confident_min": 0.93, "class_min": 0.08,
            "fid_max_times_baseline": 5.0, "train_cpu_minutes_max": 60.0}
 GRID_STEPS = (0, 500, 1000, 2000, 5000, 10000)
 DEFAULT_LR, DEFAULT_BATCH_SIZE = 2e-4, 64  # my_gan.py's defaults; other values are named in labels
+DEFAULT_BETAS = (0.5, 0.999)
 
 
 def write_json(obj, path):
@@ -62,7 +63,7 @@ def summarize(log, baseline):
         "spectral_norm": log["config"].get("spectral_norm", False),
         **{key: log["config"][key] for key in ("d_arch", "d_width", "mbstd", "d_dropout", "ema_warmup",
                                                    "ema_warmup_k", "lr_decay", "lr_d", "r1", "r1_interval",
-                                                   "r1_epochs", "topk")
+                                                   "r1_epochs", "topk", "beta1", "beta2")
            if key in log["config"]},
         "n_epochs_planned": log["config"]["n_epochs"],
         "epochs": final["epoch"],
@@ -283,6 +284,8 @@ def label_of(log):
     label += f", lr {lr:g}" if lr != DEFAULT_LR or lr_d is not None else ""
     label += f" (D {lr_d:g})" if lr_d is not None else ""
     label += " decayed" if config.get("lr_decay") else ""
+    betas = (config.get("beta1", DEFAULT_BETAS[0]), config.get("beta2", DEFAULT_BETAS[1]))
+    label += f", Adam betas ({betas[0]:g}, {betas[1]:g})" if betas != DEFAULT_BETAS else ""
     batch_size = config.get("batch_size", DEFAULT_BATCH_SIZE)
     return label + (f", batch {batch_size}" if batch_size != DEFAULT_BATCH_SIZE else "")
 

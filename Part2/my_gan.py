@@ -12,7 +12,8 @@ Architectures (`--arch`):
          strided convolutions in D, BatchNorm, normal(0, 0.02) initialisation. `--width k`
          multiplies its channels by k (G: 64k -> 32k -> 1 at 7, 14, 28 pixels; D: 32k -> 64k).
 For both, `--d_arch` gives D an architecture of its own (e.g. a convolutional G with the MLP D);
-`--d_width k` gives D a multiplier of its own; `--lr_d` a learning rate of its own;
+`--d_width k` gives D a multiplier of its own; `--lr_d` a learning rate of its own (`--beta1`,
+`--beta2`: Adam's decays, 0.5 and 0.999 as in DCGAN);
 `--r1 gamma` adds the R1 penalty (gamma / 2) E_x ||grad_x logit D(x)||^2 on real images to D's loss
 (`--r1_epochs n`: for the first n epochs only); `--topk nu` updates G on the fakes D rates highest only.
 
@@ -46,7 +47,7 @@ MODEL_FIELDS = ("arch", "latent_dim", "width")
 # Checkpoints written before a flag existed were trained with its default.
 OLDER_DEFAULTS = {"width": 1, "spectral_norm": False, "mbstd": False, "ema_warmup": False,
                   "ema_warmup_k": 10, "lr_decay": False, "d_dropout": 0.0, "lr_d": None, "d_arch": None, "d_width": None,
-                  "r1": 0.0, "r1_interval": 1, "r1_epochs": 0, "topk": 1.0}
+                  "r1": 0.0, "r1_interval": 1, "r1_epochs": 0, "topk": 1.0, "beta1": 0.5, "beta2": 0.999}
 
 
 # ----------------------------------------------------------------------------- models
@@ -275,7 +276,8 @@ def load_resume_checkpoint(path, config):
     saved = checkpoint["config"]
     # The optimisers' state holds the learning rate, and --lr_decay's schedule spans --n_epochs.
     fields = ("d_arch", "d_width", "spectral_norm", "mbstd", "d_dropout", "batch_size", "ema", "ema_warmup",
-              "ema_warmup_k", "lr", "lr_d", "lr_decay", "r1", "r1_interval", "r1_epochs", "topk")
+              "ema_warmup_k", "lr", "lr_d", "beta1", "beta2", "lr_decay", "r1", "r1_interval", "r1_epochs",
+              "topk")
     for field in MODEL_FIELDS + fields + (("n_epochs",) if config.lr_decay else ()):
         value = saved.get(field, OLDER_DEFAULTS.get(field))
         if value != getattr(config, field):
@@ -363,8 +365,9 @@ def train(config, resume=None):
     D = discriminator_of(config).to(device)
     # D's own learning rate (--lr_d) makes the two time-scale update rule (Heusel et al., 2017).
     lr_D = config.lr if config.lr_d is None else config.lr_d
-    opt_G = torch.optim.Adam(G.parameters(), lr=config.lr, betas=(0.5, 0.999))
-    opt_D = torch.optim.Adam(D.parameters(), lr=lr_D, betas=(0.5, 0.999))
+    betas = (config.beta1, config.beta2)
+    opt_G = torch.optim.Adam(G.parameters(), lr=config.lr, betas=betas)
+    opt_D = torch.optim.Adam(D.parameters(), lr=lr_D, betas=betas)
     # An exponential moving average of G's weights (when --ema > 0) smooths the oscillation of
     # adversarial training; samples, checkpoints and scores then come from the average.
     G_ema = AveragedModel(G, multi_avg_fn=ema_update(config.ema, config.ema_warmup, config.ema_warmup_k),
@@ -528,6 +531,10 @@ def parse_args(argv=None):
                         help="Adam learning rate for G, and for D unless --lr_d is given")
     parser.add_argument("--lr_d", type=float, default=None,
                         help="Adam learning rate for D (None: the same as --lr)")
+    parser.add_argument("--beta1", type=float, default=0.5,
+                        help="Adam's decay of the gradient average (momentum), for G and D")
+    parser.add_argument("--beta2", type=float, default=0.999,
+                        help="Adam's decay of the squared-gradient average, for G and D")
     parser.add_argument("--latent_dim", type=int, default=100, help="dimension of z ~ N(0, I)")
     parser.add_argument("--save_interval", type=int, default=500,
                         help="save a sample grid and the latest checkpoint every this many batches")
@@ -600,6 +607,9 @@ def parse_args(argv=None):
         parser.error("--d_dropout needs an mlp D (--arch mlp, or --d_arch mlp)")
     if not 0 <= args.r1 < float("inf"):
         parser.error("--r1 must be 0 or a positive number")
+    for name in ("beta1", "beta2"):
+        if not 0 <= getattr(args, name) < 1:
+            parser.error(f"--{name} must be in [0, 1)")
     if not 0 < args.topk <= 1:
         parser.error("--topk must be in (0, 1]")
     if not 0 <= args.ema < 1:

@@ -311,8 +311,10 @@ def test_tiny_run_with_every_option_trains_and_decays_lr(data_root, tmp_path):
     out = tmp_path / "run"
     train_tiny(data_root, out, "--arch", "mlp", "--width", "2", "--d_width", "3", "--mbstd",
                "--d_dropout", "0.3", "--ema", "0.99", "--ema_warmup", "--lr_decay", "--lr", "1e-3",
-               "--lr_d", "2e-3", "--r1", "0.5", "--r1_interval", "3", "--no_eval")
+               "--lr_d", "2e-3", "--r1", "0.5", "--r1_interval", "3", "--beta1", "0", "--beta2", "0.99",
+               "--no_eval")
     state = state_of(out / "latest.pt")
+    assert state["opt_G"]["param_groups"][0]["betas"] == state["opt_D"]["param_groups"][0]["betas"] == (0, 0.99)
     assert state["config"]["r1"] == 0.5 and state["config"]["r1_interval"] == 3
     assert state["config"]["lr_decay"] and state["step"] == 16
     # the lr of the last step (15 of 16): lr * (16 - 15) / 8, D's from its own --lr_d
@@ -417,6 +419,8 @@ def test_load_generator_explains_bad_files(tmp_path):
     (["--r1_interval", "0"], "--r1_interval must be at least 1"),
     (["--r1_epochs", "-1"], "--r1_epochs must be 0 or positive"),
     (["--d_dropout", "1"], "--d_dropout must be in [0, 1)"),
+    (["--beta1", "1"], "--beta1 must be in [0, 1)"),
+    (["--beta2", "-0.1"], "--beta2 must be in [0, 1)"),
     (["--topk", "0"], "--topk must be in (0, 1]"),
     (["--topk", "1.5"], "--topk must be in (0, 1]"),
     (["--arch", "dcgan", "--d_dropout", "0.3"], "--d_dropout needs an mlp D"),
@@ -464,6 +468,8 @@ def test_bad_resume_fails_before_touching_outputs(data_root, tmp_path, capsys):
         (["--arch", "mlp", "--r1_interval", "4", "--resume", out / "latest.pt"], "trained with --r1_interval 1"),
         (["--arch", "mlp", "--r1_epochs", "3", "--resume", out / "latest.pt"], "trained with --r1_epochs 0"),
         (["--arch", "mlp", "--topk", "0.5", "--resume", out / "latest.pt"], "trained with --topk 1.0"),
+        (["--arch", "mlp", "--beta1", "0", "--resume", out / "latest.pt"], "trained with --beta1 0.5"),
+        (["--arch", "mlp", "--beta2", "0.99", "--resume", out / "latest.pt"], "trained with --beta2 0.999"),
         (["--arch", "mlp", "--resume", out / "latest.pt", "--n_epochs", "1"], "nothing left to train"),
     ]
     for flags, message in cases:
@@ -571,9 +577,10 @@ def test_report_finds_the_first_evaluation_reaching_the_reference():
     summary = gan_report.summarize(log, {"fid": 0.2})
     assert summary["cpu_minutes_to_is_8.2"] == 1 and summary["fid_times_baseline"] == pytest.approx(2.5)
     assert summary["completed"] and summary["epochs"] == 4
-    log["config"].update(d_arch="mlp", ema_warmup=True, ema_warmup_k=4, topk=0.5)
+    log["config"].update(d_arch="mlp", ema_warmup=True, ema_warmup_k=4, topk=0.5, beta1=0.0)
     summary = gan_report.summarize(log, {"fid": 0.2})
     assert summary["d_arch"] == "mlp" and summary["ema_warmup_k"] == 4 and summary["topk"] == 0.5
+    assert summary["beta1"] == 0
     assert all(summary["targets_met"].values())
 
 
@@ -623,6 +630,10 @@ def test_report_labels_tell_runs_apart_by_arch_ema_and_learning_rate():
     assert (gan_report.label_of({"config": {"arch": "mlp", "mbstd": True, "topk": 0.75, "ema": 0.9999}})
             == "template MLP + minibatch std + top-k G update (down to 0.75) + EMA 0.9999")
     assert gan_report.label_of({"config": {"arch": "mlp", "topk": 1.0, "ema": 0.0}}) == "template MLP"
+    assert (gan_report.label_of({"config": {"arch": "mlp", "ema": 0.0, "beta1": 0.0, "batch_size": 256}})
+            == "template MLP, Adam betas (0, 0.999), batch 256")
+    assert gan_report.label_of({"config": {"arch": "mlp", "ema": 0.0, "beta1": 0.5, "beta2": 0.999}}) \
+        == "template MLP"
 
 
 def test_collect_keeps_earlier_runs_and_times_each_against_its_own_template(tmp_path, monkeypatch):
