@@ -308,9 +308,9 @@ def plot_metrics(runs, baseline, path=None, highlight=("mlp",)):
     panels = [("inception_score", "Inception Score", axes[0, 0]), ("fid", "FID (log scale)", axes[0, 1]),
               ("confident", "share with p > 0.9", axes[1, 0]), ("class_min", "class share", axes[1, 1])]
     # One colour per run across the panels: matplotlib's ten colours, their lighter shades, then
-    # ten of tab20b's, so up to 30 runs are told apart.
+    # tab20b's twenty, so up to 40 runs are told apart.
     palette = (colormaps["tab20"].colors[0::2] + colormaps["tab20"].colors[1::2]
-               + colormaps["tab20b"].colors[0::2])
+               + colormaps["tab20b"].colors[0::2] + colormaps["tab20b"].colors[1::2])
     for i, (name, log) in enumerate(runs.items()):
         color = palette[i % len(palette)]
         rows = log["evaluations"][1:]  # skip step 0: an untrained G
