@@ -357,7 +357,8 @@ def test_checkpoints_from_before_a_flag_resume_with_its_default(data_root, tmp_p
     state = state_of(out / "latest.pt")
     # a checkpoint from before these flags existed was trained with their defaults, and lacks them
     dropped = [key for key, value in my_gan.OLDER_DEFAULTS.items() if state["config"][key] == value]
-    assert {"d_arch", "d_width", "ema_warmup_k", "r1", "r1_interval", "r1_epochs", "topk"} <= set(dropped)
+    assert {"d_arch", "d_width", "ema_warmup_k", "r1", "r1_interval", "r1_epochs", "topk", "beta1",
+            "beta2"} <= set(dropped)
     for key in dropped:
         del state["config"][key]
     older = tmp_path / "older.pt"
@@ -367,6 +368,10 @@ def test_checkpoints_from_before_a_flag_resume_with_its_default(data_root, tmp_p
     _, config = my_gan.parse_args([*TINY, "--arch", "mlp", "--ema", "0.9", "--ema_warmup", "--ema_warmup_k", "4",
                                    "--n_epochs", "2"])
     with pytest.raises(ValueError, match="trained with --ema_warmup_k 10"):
+        my_gan.load_resume_checkpoint(older, config)
+    _, config = my_gan.parse_args([*TINY, "--arch", "mlp", "--ema", "0.9", "--ema_warmup", "--beta1", "0",
+                                   "--n_epochs", "2"])
+    with pytest.raises(ValueError, match="trained with --beta1 0.5"):
         my_gan.load_resume_checkpoint(older, config)
 
 
