@@ -248,7 +248,7 @@ def load_runs():
 
 
 def arch_name(arch):
-    return "template MLP" if arch == "mlp" else arch.upper()
+    return {"mlp": "template MLP", "conv": "small conv"}.get(arch, arch.upper())
 
 
 def label_of(log):

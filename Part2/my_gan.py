@@ -11,6 +11,9 @@ Architectures (`--arch`):
 - dcgan: a small DCGAN (Radford et al., 2016) sized for 28x28: transposed convolutions in G,
          strided convolutions in D, BatchNorm, normal(0, 0.02) initialisation. `--width k`
          multiplies its channels by k (G: 64k -> 32k -> 1 at 7, 14, 28 pixels; D: 32k -> 64k).
+- conv:  (D only, `--d_arch conv`) a small convolutional D without BatchNorm: strided 4x4
+         convolutions to 16k and 32k channels at 14 and 7 pixels, LeakyReLU(0.2), a linear
+         output; with `--mbstd` the spread is taken over its flattened features.
 For both, `--d_arch` gives D an architecture of its own (e.g. a convolutional G with the MLP D);
 `--d_width k` gives D a multiplier of its own; `--lr_d` a learning rate of its own (`--beta1`,
 `--beta2`: Adam's decays, 0.5 and 0.999 as in DCGAN);
@@ -40,6 +43,7 @@ from tqdm import tqdm
 from mnist_data import DEFAULT_ROOT, MnistUnavailable, mnist_tensors, prepare_mnist
 
 ARCHS = ("mlp", "dcgan")
+D_ARCHS = ARCHS + ("conv",)
 IMAGE_SHAPE = (1, 28, 28)
 # The fields of the config that fix the shapes of the networks: a checkpoint made with other
 # values cannot be loaded into this run's models.
@@ -126,10 +130,12 @@ class Discriminator(nn.Module):
 
     def __init__(self, arch="mlp", width=1, spectral_norm=False, mbstd=False, dropout=0.0):
         super().__init__()
-        if arch not in ARCHS:
-            raise ValueError(f"unknown arch {arch!r}; choose from {ARCHS}")
-        if (mbstd or dropout) and arch != "mlp":
-            raise ValueError("mbstd and dropout are implemented for the mlp discriminator only")
+        if arch not in D_ARCHS:
+            raise ValueError(f"unknown arch {arch!r}; choose from {D_ARCHS}")
+        if mbstd and arch == "dcgan":
+            raise ValueError("mbstd is implemented for the mlp and conv discriminators only")
+        if dropout and arch != "mlp":
+            raise ValueError("dropout is implemented for the mlp discriminator only")
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), not {dropout}")
         self.arch = arch
@@ -147,6 +153,16 @@ class Discriminator(nn.Module):
                 nn.Linear(28 * 28, h1), nn.LeakyReLU(0.2), *spread, *drop(),
                 nn.Linear(h1 + len(spread), h2), nn.LeakyReLU(0.2), *drop(),
                 nn.Linear(h2, 1),
+            )
+        elif arch == "conv":
+            # Half the DCGAN D's channels and no BatchNorm: 1.4x the mlp D's step on a CPU core
+            # where the DCGAN D's widths cost 2.8x. Default initialisation, as the mlp D.
+            c1, c2 = 16 * width, 32 * width
+            self.net = nn.Sequential(
+                nn.Conv2d(1, c1, 4, stride=2, padding=1), nn.LeakyReLU(0.2),  # (N, c1, 14, 14)
+                nn.Conv2d(c1, c2, 4, stride=2, padding=1), nn.LeakyReLU(0.2),  # (N, c2, 7, 7)
+                nn.Flatten(), *([MinibatchStd()] if mbstd else []),  # (N, c2 * 49 [+ 1])
+                nn.Linear(c2 * 7 * 7 + int(mbstd), 1),
             )
         else:
             c1, c2 = 32 * width, 64 * width
@@ -541,8 +557,9 @@ def parse_args(argv=None):
     parser.add_argument("--arch", choices=ARCHS, default="mlp",
                         help="G's architecture, and D's unless --d_arch is given (mlp: the assignment "
                              "template; dcgan: convolutional)")
-    parser.add_argument("--d_arch", choices=ARCHS, default=None,
-                        help="D's own architecture (None: the same as --arch)")
+    parser.add_argument("--d_arch", choices=D_ARCHS, default=None,
+                        help="D's own architecture (None: the same as --arch; conv: a small "
+                             "convolutional D without BatchNorm)")
     parser.add_argument("--width", type=int, default=1,
                         help="multiplier of every hidden layer's units (mlp) or channels (dcgan)")
     parser.add_argument("--d_width", type=int, default=None,
@@ -550,7 +567,7 @@ def parse_args(argv=None):
     parser.add_argument("--spectral_norm", action="store_true",
                         help="spectral normalisation of D's layers (instead of the DCGAN D's BatchNorm)")
     parser.add_argument("--mbstd", action="store_true",
-                        help="give the mlp D the batch's mean feature spread as an extra input")
+                        help="give the mlp or conv D the batch's mean feature spread as an extra input")
     parser.add_argument("--d_dropout", type=float, default=0.0,
                         help="dropout probability of the mlp D's hidden units (0 = off)")
     parser.add_argument("--r1", type=float, default=0.0,
@@ -614,8 +631,8 @@ def parse_args(argv=None):
         parser.error("--topk must be in (0, 1]")
     if not 0 <= args.ema < 1:
         parser.error("--ema must be in [0, 1)")
-    if args.mbstd and d_arch_of(vars(args)) != "mlp":
-        parser.error("--mbstd needs an mlp D (--arch mlp, or --d_arch mlp)")
+    if args.mbstd and d_arch_of(vars(args)) == "dcgan":
+        parser.error("--mbstd needs an mlp or conv D (--arch mlp, or --d_arch mlp or conv)")
     if args.ema_warmup and not args.ema:
         parser.error("--ema_warmup needs --ema")
     if args.ema_warmup_k < 2:

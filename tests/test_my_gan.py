@@ -50,7 +50,7 @@ def test_generator_maps_latents_to_images_in_range(arch, width):
     torch.testing.assert_close(probability, torch.sigmoid(D.logits(images)))
 
 
-@pytest.mark.parametrize("arch", my_gan.ARCHS)
+@pytest.mark.parametrize("arch", my_gan.D_ARCHS)
 def test_spectral_norm_scales_every_layer_of_d_to_unit_norm(arch):
     D = my_gan.Discriminator(arch, spectral_norm=True)
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in D.modules())
@@ -73,8 +73,23 @@ def test_minibatch_std_lets_d_tell_a_collapsed_batch_from_a_varied_one():
     assert (features(collapsed)[:, -1] < 1e-3).all() and (features(varied)[:, -1] > 0.1).all()
     # the same image scores differently in the two batches: D sees its batch's spread
     assert not torch.allclose(D.logits(collapsed)[0], D.logits(varied)[0])
-    with pytest.raises(ValueError, match="mlp discriminator only"):
+    with pytest.raises(ValueError, match="mlp and conv discriminators only"):
         my_gan.Discriminator("dcgan", mbstd=True)
+
+
+def test_conv_d_takes_the_spread_of_its_flattened_features():
+    D = my_gan.Discriminator("conv", mbstd=True)
+    kinds = [type(module).__name__ for module in D.net]
+    assert kinds == ["Conv2d", "LeakyReLU", "Conv2d", "LeakyReLU", "Flatten", "MinibatchStd", "Linear"]
+    assert D.net[-1].in_features == 32 * 7 * 7 + 1
+    assert my_gan.Discriminator("conv", width=2).net[-1].in_features == 64 * 7 * 7
+    varied = torch.randn(8, 1, 28, 28)
+    collapsed = varied[:1].expand(8, -1, -1, -1)
+    assert not torch.allclose(D.logits(collapsed)[0], D.logits(varied)[0])
+    with pytest.raises(ValueError, match="mlp discriminator only"):
+        my_gan.Discriminator("conv", dropout=0.3)
+    with pytest.raises(ValueError, match="unknown arch 'conv'"):  # a D architecture only
+        my_gan.Generator(arch="conv")
 
 
 def test_dropout_in_d_is_random_in_training_only_and_absent_at_zero():
@@ -164,6 +179,18 @@ def test_d_arch_pairs_a_convolutional_g_with_the_mlp_d(data_root, tmp_path):
     G = my_gan.load_generator(out / "generator_end.pt")
     assert any(isinstance(m, torch.nn.ConvTranspose2d) for m in G.net)
     assert G(torch.randn(3, G.latent_dim)).shape == (3, 1, 28, 28)
+
+
+def test_d_arch_conv_trains_against_the_mlp_g(data_root, tmp_path):
+    train_tiny(data_root, tmp_path, "--d_arch", "conv", "--mbstd", "--no_eval")
+    state = state_of(tmp_path / "latest.pt")
+    assert state["D"]["net.0.weight"].shape == (16, 1, 4, 4)
+    assert state["config"]["d_arch"] == "conv" and state["step"] == 16
+    torch.manual_seed(0)  # train()'s seed and order of construction: D as it started
+    my_gan.Generator()
+    start = my_gan.Discriminator("conv", mbstd=True).state_dict()
+    assert my_gan.Discriminator("conv", mbstd=True).state_dict().keys() == state["D"].keys()
+    assert all(not torch.equal(state["D"][name], start[name]) for name in start)  # every layer learnt
 
 
 def test_ema_without_warmup_is_torchs_ema_and_warmup_forgets_the_start():
@@ -414,8 +441,10 @@ def test_load_generator_explains_bad_files(tmp_path):
     (["--ema_warmup"], "--ema_warmup needs --ema"),
     (["--ema", "0.9", "--ema_warmup", "--ema_warmup_k", "1"], "--ema_warmup_k must be at least 2"),
     (["--ema", "0.9", "--ema_warmup_k", "4"], "--ema_warmup_k needs --ema_warmup"),
-    (["--arch", "dcgan", "--mbstd"], "--mbstd needs an mlp D"),
-    (["--arch", "mlp", "--d_arch", "dcgan", "--mbstd"], "--mbstd needs an mlp D"),
+    (["--arch", "dcgan", "--mbstd"], "--mbstd needs an mlp or conv D"),
+    (["--arch", "mlp", "--d_arch", "dcgan", "--mbstd"], "--mbstd needs an mlp or conv D"),
+    (["--arch", "conv"], "invalid choice"),
+    (["--d_arch", "conv", "--d_dropout", "0.3"], "--d_dropout needs an mlp D"),
     (["--d_arch", "resnet"], "invalid choice"),
     (["--lr_d", "0"], "--lr_d must be positive"),
     (["--d_width", "0"], "--d_width must be at least 1"),
@@ -622,6 +651,8 @@ def test_report_labels_tell_runs_apart_by_arch_ema_and_learning_rate():
     assert (gan_report.label_of({"config": {"arch": "dcgan", "d_arch": "mlp", "width": 2, "d_width": 1,
                                             "ema": 0.0}}) == "DCGAN G x2, template MLP D")
     assert gan_report.label_of({"config": {"arch": "mlp", "d_arch": "mlp", "ema": 0.0}}) == "template MLP"
+    assert (gan_report.label_of({"config": {"arch": "mlp", "d_arch": "conv", "mbstd": True, "ema": 0.0}})
+            == "template MLP G, small conv D + minibatch std")
     assert (gan_report.label_of({"config": {"arch": "mlp", "ema": 0.99999, "ema_warmup": True, "ema_warmup_k": 4}})
             == "template MLP + EMA 0.99999 (warm-up, mean age n/4)")
     assert (gan_report.label_of({"config": {"arch": "mlp", "ema": 0.9999, "ema_warmup": True, "ema_warmup_k": 10}})
