@@ -121,7 +121,7 @@ class Discriminator(nn.Module):
     followed by log, without log(0) once D becomes confident. With `spectral_norm`, every
     weight is divided by its largest singular value (Miyato et al., 2018), which bounds how
     fast D's output can change with its input; the DCGAN's D then has no BatchNorm. With
-    `mbstd` (mlp only), D scores each image together with the spread of its batch: real and
+    `mbstd` (mlp and conv), D scores each image together with the spread of its batch: real and
     fake images must then be scored in separate batches, as training does. With `dropout`
     (mlp only), each hidden unit of D (and the spread) is zeroed with that probability in
     training mode, as in the first GAN (Goodfellow et al., 2014), so D cannot lean on a few
@@ -155,8 +155,8 @@ class Discriminator(nn.Module):
                 nn.Linear(h2, 1),
             )
         elif arch == "conv":
-            # Half the DCGAN D's channels and no BatchNorm: 1.4x the mlp D's step on a CPU core
-            # where the DCGAN D's widths cost 2.8x. Default initialisation, as the mlp D.
+            # Half the DCGAN D's channels (--d_width 2: the same) and no BatchNorm, to keep its
+            # step near the mlp D's cost on a CPU. Default initialisation, as the mlp D.
             c1, c2 = 16 * width, 32 * width
             self.net = nn.Sequential(
                 nn.Conv2d(1, c1, 4, stride=2, padding=1), nn.LeakyReLU(0.2),  # (N, c1, 14, 14)
