@@ -155,8 +155,8 @@ class Discriminator(nn.Module):
                 nn.Linear(h2, 1),
             )
         elif arch == "conv":
-            # Half the DCGAN D's channels (--d_width 2: the same) and no BatchNorm, to keep its
-            # step near the mlp D's cost on a CPU. Default initialisation, as the mlp D.
+            # Half the DCGAN D's channels (--d_width 2: the same) and no BatchNorm, so that a
+            # convolutional D costs less per step on a CPU. Default initialisation, as the mlp D.
             c1, c2 = 16 * width, 32 * width
             self.net = nn.Sequential(
                 nn.Conv2d(1, c1, 4, stride=2, padding=1), nn.LeakyReLU(0.2),  # (N, c1, 14, 14)

@@ -189,7 +189,7 @@ def test_d_arch_conv_trains_against_the_mlp_g(data_root, tmp_path):
     torch.manual_seed(0)  # train()'s seed and order of construction: D as it started
     my_gan.Generator()
     start = my_gan.Discriminator("conv", mbstd=True).state_dict()
-    assert my_gan.Discriminator("conv", mbstd=True).state_dict().keys() == state["D"].keys()
+    assert start.keys() == state["D"].keys()
     assert all(not torch.equal(state["D"][name], start[name]) for name in start)  # every layer learnt
 
 
