@@ -10,8 +10,6 @@ LSTM at a long length, each in a fresh process.
 """
 
 import argparse
-import json
-import os
 import statistics
 import subprocess
 import sys
@@ -21,6 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+import train
 from lstm import LSTM
 from vanilla_rnn import VanillaRNN
 
@@ -116,8 +115,7 @@ def parse_args(argv=None):
             parser.error(f"--{name} must be at least 1")
     if min(args.lengths) < 1 or args.warmup < 0 or args.threads < 0 or args.peak_memory_T < 0:
         parser.error("--lengths must be positive; --warmup, --threads and --peak_memory_T non-negative")
-    if args.json is not None and not os.access(args.json.resolve().parent, os.W_OK):
-        parser.error(f"cannot write --json {args.json}: its folder does not exist or is not writable")
+    train.check_writable(parser, "--json", args.json)
     return args
 
 
@@ -156,9 +154,7 @@ def main(argv=None):
         payload = {"config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
                    "threads": torch.get_num_threads(), "torch_version": torch.__version__,
                    "results": results, "peak_memory": memory}
-        tmp = args.json.with_name(args.json.name + ".tmp")
-        tmp.write_text(json.dumps(payload, indent=2) + "\n")
-        os.replace(tmp, args.json)
+        train.write_json(args.json, payload)
 
 
 if __name__ == "__main__":

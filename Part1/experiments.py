@@ -97,8 +97,8 @@ def parse_args(argv=None):
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             parser.error(f"cannot create {flag} {folder}: {error.strerror}")
-        if not os.access(folder, os.W_OK):
-            parser.error(f"cannot write to {flag} {folder}")
+        if (error := train.write_error(folder / "probe")) is not None:
+            parser.error(f"cannot write to {flag} {folder}: {error}")
     return args
 
 

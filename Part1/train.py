@@ -62,13 +62,27 @@ def build_parser():
     return parser
 
 
+def write_error(path):
+    """Why no file can be written at `path`, or None if one can: found by creating and removing
+    the temporary file atomic_write would write there. Permission bits (os.access) do not tell
+    the truth for root or on special and read-only file systems such as /proc."""
+    probe = temporary_path(path)
+    try:
+        probe.open("x").close()
+        probe.unlink()
+    except OSError as error:
+        return error.strerror or str(error)
+    return None
+
+
 def check_writable(parser, flag, path):
+    """Exit 2 before any training unless `path` can be written."""
     if path is None:
         return
     if path.is_dir():
         parser.error(f"{flag} {path} is a directory, not a file")
-    if not os.access(path.resolve().parent, os.W_OK):
-        parser.error(f"cannot write {flag} {path}: its folder does not exist or is not writable")
+    if (error := write_error(path)) is not None:
+        parser.error(f"cannot write {flag} {path}: {error}")
 
 
 def device_available(name):
@@ -195,11 +209,15 @@ def config_dict(config):
     return {k: str(v) if isinstance(v, Path) else v for k, v in vars(config).items()}
 
 
+def temporary_path(path):
+    path = Path(path)
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
 def atomic_write(path, write):
     """Call write(temporary path), then move the file into place, so that `path` never holds
     half a file: an interrupted run leaves the old file or none."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = temporary_path(path)
     try:
         write(tmp)
         os.replace(tmp, path)

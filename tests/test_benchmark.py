@@ -20,7 +20,8 @@ def test_benchmark_writes_ratios_for_every_length(tmp_path, capsys):
     assert "ours/torch" in capsys.readouterr().out
 
 
-def test_benchmark_rejects_bad_sizes():
+@pytest.mark.parametrize("flags", [["--repeats", "0"], ["--json", "/proc/bench.json"]])
+def test_benchmark_rejects_bad_flags_before_timing(flags):
     with pytest.raises(SystemExit) as exit_info:
-        benchmark.parse_args(["--repeats", "0"])
+        benchmark.parse_args(flags)
     assert exit_info.value.code == 2

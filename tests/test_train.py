@@ -90,6 +90,9 @@ def test_atomic_write_leaves_nothing_when_interrupted(tmp_path):
     (["--target_accuracy", "1.5"], "--target_accuracy must be in (0, 1]"),
     (["--output", "/nonexistent/dir/run.json"], "cannot write --output"),
     (["--save", "/nonexistent/dir/model.pt"], "cannot write --save"),
+    # Permission bits say root may write in /proc; creating a file there says otherwise.
+    (["--output", "/proc/run.json"], "cannot write --output /proc/run.json"),
+    (["--save", "/proc/model.pt"], "cannot write --save /proc/model.pt"),
 ])
 def test_bad_flags_exit_2_with_one_line(flags, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
@@ -117,6 +120,17 @@ def test_cli_error_from_the_shell_writes_nothing(tmp_path):
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == "train.py: error: --num_hidden must be a positive integer, got 0"
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("flag", ["--output", "--save"])
+def test_unwritable_output_fails_before_training(flag, tmp_path):
+    """A path in /proc passes a permission check and fails only when written: it must stop the
+    run before the first step, not after training has been paid for."""
+    proc = subprocess.run([sys.executable, str(PART1 / "train.py"), flag, "/proc/x.pt", "--train_steps", "100000"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith(f"train.py: error: cannot write {flag} /proc/x.pt")
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
 
 
 @pytest.mark.parametrize("cwd,script", [(PART1.parent, "Part1/train.py"), (PART1, "train.py")])
