@@ -108,18 +108,25 @@ def draw_lr_search(lr_search, figures_dir):
 
 
 def draw_init(init, figures_dir):
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), sharey=True)
-    variants = sorted({(r["model"], r["forget_bias"], r["recurrent_init"]) for r in init["runs"]})
-    for (model, forget_bias, recurrent_init), color in zip(variants, plt.cm.tab10.colors):
-        ax = axes[0 if model == "lstm" else 1]
-        label = f"{recurrent_init} W_h" + (f", forget bias {forget_bias:g}" if model == "lstm" else "")
-        band(ax, group(init["runs"], model=model, forget_bias=forget_bias, recurrent_init=recurrent_init),
-             "val_accuracy", label, color)
-    for ax, model in zip(axes, ("lstm", "rnn")):
-        ax.set_title(f"{NAMES[model]}, T = {init['T']}")
+    """One panel per setting, one line per seed: with two seeds, shaded bands of four settings
+    would lie on top of each other."""
+    columns = [("lstm", 0.0), ("lstm", 1.0), ("rnn", 0.0)]
+    fig, axes = plt.subplots(2, 3, figsize=(10, 5), sharex=True, sharey=True)
+    for row, recurrent_init in enumerate(("uniform", "orthogonal")):
+        for col, (model, forget_bias) in enumerate(columns):
+            ax = axes[row, col]
+            runs = group(init["runs"], model=model, forget_bias=forget_bias, recurrent_init=recurrent_init)
+            for run in runs:
+                steps, values = curves([run], "val_accuracy")
+                ax.plot(steps, values[0], color=COLORS[model], alpha=0.8, linewidth=1.2)
+            mean = np.mean([r["final"]["val_accuracy"] for r in runs])
+            bias = f", forget bias {forget_bias:g}" if model == "lstm" else ""
+            ax.set_title(f"{NAMES[model]}, {recurrent_init} W_h{bias}\nfinal mean {percent(mean)}", fontsize=9)
+            ax.axhline(0.1, color="gray", linestyle=":", linewidth=0.8)
+        axes[row, 0].set_ylabel("validation accuracy")
+    for ax in axes[1]:
         ax.set_xlabel("step")
-        ax.legend(fontsize=8)
-    axes[0].set_ylabel("validation accuracy")
+    fig.suptitle(f"Initialisation at T = {init['T']}: one line per seed ({len(init['settings']['init_seeds'])} seeds)")
     return [save(fig, figures_dir / "init.png")]
 
 
@@ -132,36 +139,43 @@ def curriculum_color(run):
 
 
 def draw_curriculum(curriculum, figures_dir):
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-    for run in curriculum["runs"]:
-        offset, color = 0, curriculum_color(run)
-        for k, stage in enumerate(run["stages"]):
-            steps = [offset + h["step"] for h in stage["history"]]
-            axes[0].plot(steps, [h["val_accuracy"] for h in stage["history"]], color=color,
-                         label=f"{curriculum_name(run)} (longest: T = {run['longest_T'] or 'none'})" if k == 0 else None)
-            axes[0].annotate(str(stage["T"]), (steps[-1], stage["val_accuracy"]), fontsize=7, color=color,
-                             xytext=(0, 4 if run["model"] == "lstm" else -10), textcoords="offset points", ha="center")
-            offset = steps[-1]
-    axes[0].set_xlabel("training step (all stages)")
-    axes[0].set_ylabel("validation accuracy")
-    axes[0].set_title("Curriculum: accuracy at the current length T")
-    axes[0].legend(fontsize=7)
+    """Left: each run's accuracy in a panel of its own, its stages between dotted lines and
+    named above them (on one shared axis, the LSTM's 40-step stages crowd their labels).
+    Right: the time each stage took."""
     runs = curriculum["runs"]
+    fig = plt.figure(figsize=(12, 1.6 * len(runs) + 1.2))
+    grid = fig.add_gridspec(len(runs), 2)
+    for k, run in enumerate(runs):
+        ax = fig.add_subplot(grid[k, 0])
+        offset, color = 0, curriculum_color(run)
+        for stage in run["stages"]:
+            steps = [offset + h["step"] for h in stage["history"]]
+            ax.plot(steps, [h["val_accuracy"] for h in stage["history"]], color=color)
+            ax.axvline(offset, color="gray", linestyle=":", linewidth=0.8)
+            ax.text((offset + steps[-1]) / 2, 1.04, str(stage["T"]), transform=ax.get_xaxis_transform(),
+                    fontsize=7, ha="center", va="bottom")
+            offset = steps[-1]
+        ax.set_xlim(0, offset)
+        ax.set_ylim(0, 1.05)
+        ax.set_ylabel("val. accuracy", fontsize=8)
+        ax.set_title(f"{curriculum_name(run)}: longest T = {run['longest_T'] or 'none'}", fontsize=9, pad=14)
+    ax.set_xlabel("training step (all stages; numbers above: the stage's length T)")
+    ax = fig.add_subplot(grid[:, 1])
     width = 0.8 / len(runs)
     for k, run in enumerate(runs):
         stages = run["stages"]
         x = np.arange(len(stages)) + (k - (len(runs) - 1) / 2) * width
-        axes[1].bar(x, [s["seconds"] for s in stages], width, color=curriculum_color(run), label=curriculum_name(run))
+        ax.bar(x, [s["seconds"] for s in stages], width, color=curriculum_color(run), label=curriculum_name(run))
         for xi, s in zip(x, stages):
-            axes[1].annotate(f"{s['steps']}", (xi, s["seconds"]), fontsize=6, ha="center",
-                             xytext=(0, 2), textcoords="offset points")
+            ax.annotate(f"{s['steps']}", (xi, s["seconds"]), fontsize=6, ha="center",
+                        xytext=(0, 2), textcoords="offset points")
     longest = max(runs, key=lambda r: len(r["stages"]))
-    axes[1].set_xticks(np.arange(len(longest["stages"])), [str(s["T"]) for s in longest["stages"]])
-    axes[1].set_yscale("log")
-    axes[1].set_xlabel("stage length T")
-    axes[1].set_ylabel("seconds (one CPU thread)")
-    axes[1].set_title("Time per stage (numbers: steps)")
-    axes[1].legend(fontsize=7)
+    ax.set_xticks(np.arange(len(longest["stages"])), [str(s["T"]) for s in longest["stages"]])
+    ax.set_yscale("log")
+    ax.set_xlabel("stage length T")
+    ax.set_ylabel("seconds (one CPU thread)")
+    ax.set_title("Time per stage (numbers: steps)")
+    ax.legend(fontsize=7)
     return [save(fig, figures_dir / "curriculum.png")]
 
 
@@ -205,15 +219,28 @@ def lr_search_markdown(lr_search):
     return "\n".join(lines)
 
 
+def length_rows(runs, budget):
+    """Markdown rows of sweep_table: one per model and T."""
+    return [f"| {NAMES[row['model']]} | {row['T']} | {percent(row['mean_accuracy'])} "
+            f"({percent(row['min_accuracy'])}-{percent(row['max_accuracy'])}) "
+            f"| {steps_text(row['steps_to_99'], budget)} |" for row in sweep_table({"runs": runs})]
+
+
 def sweep_markdown(sweep):
     budget = sweep["settings"]["steps"]
     lines = [f"### Length sweep ({budget} steps per run, seeds {sweep['settings']['seeds']})\n",
              "| model | T | final accuracy, mean (min-max) | steps to 99%, per seed |", "|---|---|---|---|"]
-    for row in sweep_table(sweep):
-        lines.append(f"| {NAMES[row['model']]} | {row['T']} | {percent(row['mean_accuracy'])} "
-                     f"({percent(row['min_accuracy'])}-{percent(row['max_accuracy'])}) "
-                     f"| {steps_text(row['steps_to_99'], budget)} |")
-    return "\n".join(lines)
+    return "\n".join(lines + length_rows(sweep["runs"], budget))
+
+
+def defaults_markdown(defaults):
+    config, settings = defaults["runs"][0]["config"], defaults["settings"]
+    budget = settings["defaults_steps"]
+    lines = [f"### The assignment's defaults (digits as values, RMSprop {config['learning_rate']:g}, "
+             f"batch {config['batch_size']}, {config['num_hidden']} hidden, clipping {config['max_norm']:g}; "
+             f"at most {budget} steps, stopping once 99% holds at 3 evaluations; seeds {settings['seeds']})\n",
+             "| model | T | final accuracy, mean (min-max) | steps to 99%, per seed |", "|---|---|---|---|"]
+    return "\n".join(lines + length_rows(defaults["runs"], budget))
 
 
 def init_markdown(init):
@@ -274,8 +301,9 @@ def benchmark_markdown(benchmark):
     return "\n".join(lines)
 
 
-MARKDOWN = {"benchmark": benchmark_markdown, "lr_search": lr_search_markdown, "sweep": sweep_markdown, "init": init_markdown,
-            "curriculum": curriculum_markdown, "gradients": gradients_markdown}
+MARKDOWN = {"benchmark": benchmark_markdown, "defaults": defaults_markdown, "lr_search": lr_search_markdown,
+            "sweep": sweep_markdown, "init": init_markdown, "curriculum": curriculum_markdown,
+            "gradients": gradients_markdown}
 
 
 def summary_markdown(results_dir):

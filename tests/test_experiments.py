@@ -20,6 +20,13 @@ def test_quick_pipeline_writes_results_and_figures(tmp_path):
     assert set(lr_search["best_lr"]) == {"lstm", "rnn"}
     assert sweep["learning_rate"] == lr_search["best_lr"]
     assert {(r["model"], r["T"]) for r in sweep["runs"]} == {(m, T) for m in ("lstm", "rnn") for T in (4, 6)}
+    defaults = json.loads((results / "defaults.json").read_text())
+    assert {(r["model"], r["T"]) for r in defaults["runs"]} == {(m, T) for m in ("lstm", "rnn") for T in (4, 6)}
+    for run in defaults["runs"]:  # the assignment's settings, not the other experiments' one-hot and searched rates
+        config = run["config"]
+        assert (config["input_dim"], config["learning_rate"], config["optimizer"], config["max_norm"]) == (
+            1, 1e-3, "rmsprop", 10.0)
+    assert "### The assignment's defaults" in (figures / "summary.md").read_text()
     curriculum = json.loads((results / "curriculum.json").read_text())
     assert {(r["model"], r["optimizer_per_stage"]) for r in curriculum["runs"]} == {
         ("lstm", False), ("rnn", False), ("lstm", True)}
