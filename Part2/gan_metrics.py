@@ -116,9 +116,3 @@ class Scorer:
         train_images, _ = mnist_tensors(self.data_root, train=True)
         index = torch.randperm(len(train_images), generator=torch.Generator().manual_seed(seed))[:n]
         return self.score_images(train_images[index])
-
-
-def evaluate_generator(G, n=10000, scorer=None, seed=0):
-    """Inception Score, FID, confident share and class histogram of n samples of G."""
-    scorer = scorer if scorer is not None else Scorer()
-    return scorer.evaluate_generator(G, n=n, seed=seed)

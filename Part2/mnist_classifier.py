@@ -7,7 +7,6 @@ generator's Tanh output, so generated and real digits go through exactly the sam
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -17,7 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from mnist_data import DEFAULT_ROOT, MnistUnavailable, mnist_tensors, prepare_mnist
+from mnist_data import DEFAULT_ROOT, MnistUnavailable, atomic_save, mnist_tensors, prepare_mnist
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_CHECKPOINT = HERE / "checkpoints" / "mnist_classifier.pt"
@@ -48,15 +47,6 @@ class MnistClassifier(nn.Module):
 
     def forward(self, x):
         return self.head(self.dropout(self.features(x)))
-
-
-def save_checkpoint(path, model, config, test_accuracy):
-    """Write atomically: a temp file in the same folder, then os.replace."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"model": model.state_dict(), "config": config, "test_accuracy": test_accuracy}, tmp)
-    os.replace(tmp, path)
 
 
 def load_classifier(path=DEFAULT_CHECKPOINT, device="cpu"):
@@ -188,13 +178,13 @@ def main(argv=None):
         sys.exit(f"error: {error}")
     model, test_accuracy, log = train(config)
     config_dict = {k: str(v) if isinstance(v, Path) else v for k, v in vars(config).items()}
-    save_checkpoint(config.checkpoint, model, config_dict, test_accuracy)
+    checkpoint = {"model": model.state_dict(), "config": config_dict, "test_accuracy": test_accuracy}
     results = {"config": config_dict, "test_accuracy": test_accuracy, "log": log,
                "parameters": sum(p.numel() for p in model.parameters())}
-    config.results.parent.mkdir(parents=True, exist_ok=True)
-    tmp = config.results.with_name(config.results.name + ".tmp")
-    tmp.write_text(json.dumps(results, indent=2) + "\n")
-    os.replace(tmp, config.results)
+    for path in (config.checkpoint, config.results):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_save(config.checkpoint, lambda tmp: torch.save(checkpoint, tmp))
+    atomic_save(config.results, lambda tmp: tmp.write_text(json.dumps(results, indent=2) + "\n"))
     print(f"test accuracy {test_accuracy:.4f}; saved {config.checkpoint}")
 
 
