@@ -1,10 +1,14 @@
 """Time a training step of our LSTM and vanilla RNN against torch.nn.LSTM and torch.nn.RNN.
 
 One step is forward, cross-entropy on the last step, backward and an RMSprop update, on one-hot
-palindrome inputs. The two models of a pair run alternately, step by step, after a warm-up, so
-that whatever else the machine is doing slows both alike; the ratio of their medians is the
-figure to read. `--peak_memory_T` also measures the peak memory of one training step of each
-LSTM at a long length, each in a fresh process.
+palindrome inputs. The models compared run alternately, step by step, after a warm-up, so that
+whatever else the machine is doing slows them alike. Each of --blocks blocks times --repeats
+steps of every model; a ratio is the median over blocks of the two models' medians in a block,
+and its spread is the lowest and highest block. Three pairs, at every thread count: our LSTM
+(the fused path train.py uses) against torch.nn.LSTM, the plain autograd loop of the same
+equations (lstm_reference) against the fused path, and our RNN against torch.nn.RNN.
+`--peak_memory_T` also measures the peak memory of one training step of each LSTM at a long
+length, each in a fresh process.
 
     python Part1/benchmark.py --json Part1/results/benchmark.json
 """
@@ -54,23 +58,30 @@ def make_step(model, x, y):
     return step
 
 
-def time_pair(steps, warmup, repeats):
-    """Run the steps alternately; return each one's list of seconds per step."""
+def time_blocks(steps, warmup, blocks, repeats):
+    """Run the steps alternately; return each one's median milliseconds per block."""
     for _ in range(warmup):
         for step in steps:
             step()
-    times = [[] for _ in steps]
-    for _ in range(repeats):
-        for step, record in zip(steps, times):
-            start = time.perf_counter()
-            step()
-            record.append(time.perf_counter() - start)
-    return times
+    medians = [[] for _ in steps]
+    for _ in range(blocks):
+        times = [[] for _ in steps]
+        for _ in range(repeats):
+            for step, record in zip(steps, times):
+                start = time.perf_counter()
+                step()
+                record.append(1000 * (time.perf_counter() - start))
+        for record, block_medians in zip(times, medians):
+            block_medians.append(statistics.median(record))
+    return medians
 
 
-def summarise(seconds):
-    ms = sorted(1000 * s for s in seconds)
-    return statistics.median(ms), ms[len(ms) // 10], ms[-1 - len(ms) // 10]
+def compare(pair, T, threads, ours_ms, reference_ms):
+    """One row: the two models' medians over blocks, and the median and range of their ratio per block."""
+    ratios = sorted(a / b for a, b in zip(ours_ms, reference_ms))
+    return {"pair": pair, "T": T, "threads": threads, "ours_ms": statistics.median(ours_ms),
+            "reference_ms": statistics.median(reference_ms), "ratio": statistics.median(ratios),
+            "ratio_range": [ratios[0], ratios[-1]]}
 
 
 def peak_memory_mb(kind, T, batch_size, num_hidden):
@@ -91,16 +102,21 @@ def peak_memory_mb(kind, T, batch_size, num_hidden):
     return float(out[0]), float(out[1])
 
 
+PAIRS = {"lstm": "our LSTM / torch.nn.LSTM", "lstm_reference": "plain autograd loop / our LSTM",
+         "rnn": "our RNN / torch.nn.RNN"}
+
+
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--lengths", type=int, nargs="+", default=[10, 50, 200], help="sequence lengths T to time")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="torch thread counts to time at")
     parser.add_argument("--batch_size", type=int, default=128, help="batch size B")
     parser.add_argument("--num_hidden", type=int, default=128, help="hidden size H")
-    parser.add_argument("--repeats", type=int, default=30, help="timed steps of each model per length")
+    parser.add_argument("--blocks", type=int, default=7, help="blocks of timed steps per length and thread count")
+    parser.add_argument("--repeats", type=int, default=5, help="timed steps of each model per block")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps of each model first")
-    parser.add_argument("--models", nargs="+", choices=["lstm", "rnn"], default=["lstm", "rnn"], help="pairs to time")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--models", nargs="+", choices=["lstm", "rnn"], default=["lstm", "rnn"], help="models to time")
     parser.add_argument("--peak_memory_T", type=int, default=1000,
                         help="also measure peak memory of one LSTM step at this length (0: skip)")
     parser.add_argument("--json", type=Path, default=None, help="write the results to this JSON file")
@@ -110,36 +126,42 @@ def build_parser():
 def parse_args(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    for name in ("batch_size", "num_hidden", "repeats"):
+    for name in ("batch_size", "num_hidden", "blocks", "repeats"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
-    if min(args.lengths) < 1 or args.warmup < 0 or args.threads < 0 or args.peak_memory_T < 0:
-        parser.error("--lengths must be positive; --warmup, --threads and --peak_memory_T non-negative")
+    if min(args.lengths) < 1 or min(args.threads) < 1 or args.warmup < 0 or args.peak_memory_T < 0:
+        parser.error("--lengths and --threads must be positive; --warmup and --peak_memory_T non-negative")
     train.check_writable(parser, "--json", args.json)
     return args
 
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    print(f"B={args.batch_size} H={args.num_hidden} one-hot input, {torch.get_num_threads()} threads, "
-          f"median of {args.repeats} steps (10th-90th percentile)")
-    print(f"{'model':6s} {'T':>5s} {'ours ms':>22s} {'torch ms':>22s} {'ours/torch':>10s}")
+    print(f"B={args.batch_size} H={args.num_hidden} one-hot input; ratio: median over {args.blocks} blocks "
+          f"of {args.repeats} interleaved steps (lowest-highest block)")
+    print(f"{'pair':32s} {'T':>5s} {'threads':>7s} {'ours ms':>8s} {'ref. ms':>8s} {'ratio':>6s} {'spread':>11s}")
     results = []
-    for kind in args.models:
-        for T in args.lengths:
-            x = nn.functional.one_hot(torch.randint(0, 10, (args.batch_size, T)), 10).float()
-            y = torch.randint(0, 10, (args.batch_size,))
-            ours, ref = build_pair(kind, T, 10, args.num_hidden)
-            ours_s, ref_s = time_pair([make_step(ours, x, y), make_step(ref, x, y)], args.warmup, args.repeats)
-            (ours_ms, ours_lo, ours_hi), (ref_ms, ref_lo, ref_hi) = summarise(ours_s), summarise(ref_s)
-            ratio = ours_ms / ref_ms
-            print(f"{kind:6s} {T:5d} {ours_ms:8.2f} ({ours_lo:6.2f}-{ours_hi:6.2f}) "
-                  f"{ref_ms:8.2f} ({ref_lo:6.2f}-{ref_hi:6.2f}) {ratio:10.2f}")
-            results.append({"model": kind, "T": T, "ours_ms": ours_ms, "torch_ms": ref_ms, "ratio": ratio,
-                            "ours_ms_p10_p90": [ours_lo, ours_hi], "torch_ms_p10_p90": [ref_lo, ref_hi]})
+    for threads in args.threads:
+        torch.set_num_threads(threads)
+        for kind in args.models:
+            for T in args.lengths:
+                torch.manual_seed(0)
+                x = nn.functional.one_hot(torch.randint(0, 10, (args.batch_size, T)), 10).float()
+                y = torch.randint(0, 10, (args.batch_size,))
+                ours, ref = build_pair(kind, T, 10, args.num_hidden)
+                models = [ours, ref]
+                if kind == "lstm":  # the same weights through the plain loop
+                    plain = LSTM(T, 10, args.num_hidden, 10, fused=False)
+                    plain.load_state_dict(ours.state_dict())
+                    models.append(plain)
+                ms = time_blocks([make_step(m, x, y) for m in models], args.warmup, args.blocks, args.repeats)
+                rows = [compare(kind, T, threads, ms[0], ms[1])]
+                if kind == "lstm":
+                    rows.append(compare("lstm_reference", T, threads, ms[2], ms[0]))
+                for r in rows:
+                    print(f"{PAIRS[r['pair']]:32s} {T:5d} {threads:7d} {r['ours_ms']:8.2f} {r['reference_ms']:8.2f} "
+                          f"{r['ratio']:6.2f} {r['ratio_range'][0]:5.2f}-{r['ratio_range'][1]:5.2f}")
+                results += rows
     memory = None
     if args.peak_memory_T:
         T = args.peak_memory_T
@@ -151,10 +173,8 @@ def main(argv=None):
               f"(+{memory['ours_step_mb']:.0f} MB for the step), torch {memory['torch_peak_mb']:.0f} MB "
               f"(+{memory['torch_step_mb']:.0f} MB)")
     if args.json is not None:
-        payload = {"config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-                   "threads": torch.get_num_threads(), "torch_version": torch.__version__,
-                   "results": results, "peak_memory": memory}
-        train.write_json(args.json, payload)
+        train.write_json(args.json, {"config": train.config_dict(args), "torch_version": torch.__version__,
+                                     "results": results, "peak_memory": memory})
 
 
 if __name__ == "__main__":

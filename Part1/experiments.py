@@ -67,7 +67,7 @@ def build_parser():
     parser.add_argument("--init_length", type=int, default=30, help="init: palindrome length")
     parser.add_argument("--curriculum_lengths", type=int, nargs="+", default=[10, 20, 40, 80, 160, 320, 640, 1000],
                         help="curriculum: lengths in order")
-    parser.add_argument("--stage_steps", type=int, default=1500, help="curriculum: most steps at one length")
+    parser.add_argument("--stage_steps", type=int, default=1000, help="curriculum: most steps at one length")
     parser.add_argument("--curriculum_lr", type=float, nargs=2, default=[1e-3, 3e-4], metavar=("LSTM", "RNN"),
                         help="curriculum: learning rate of the LSTM and of the RNN")
     parser.add_argument("--curriculum_batch_size", type=int, default=64,

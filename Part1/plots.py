@@ -286,13 +286,29 @@ def gradients_markdown(gradients):
     return "\n".join(lines)
 
 
+BENCHMARK_PAIRS = {"lstm": "our LSTM / torch.nn.LSTM", "lstm_reference": "plain autograd loop / our LSTM",
+                   "rnn": "our RNN / torch.nn.RNN"}
+
+
 def benchmark_markdown(benchmark):
-    memory = benchmark["peak_memory"]
-    lines = [f"### Training-step time (B = {benchmark['config']['batch_size']}, H = {benchmark['config']['num_hidden']}, "
-             f"one-hot input, {benchmark['threads']} thread{'s' * (benchmark['threads'] != 1)}, median of {benchmark['config']['repeats']} steps)\n",
-             "| model | T | ours (ms) | torch (ms) | ours / torch |", "|---|---|---|---|---|"]
-    for r in benchmark["results"]:
-        lines.append(f"| {NAMES[r['model']]} | {r['T']} | {r['ours_ms']:.1f} | {r['torch_ms']:.1f} | {r['ratio']:.2f} |")
+    """One row per pair and T, one pair of columns per thread count: the two medians (ms) and the
+    median ratio with its lowest and highest block."""
+    config, memory = benchmark["config"], benchmark["peak_memory"]
+    threads = config["threads"]
+    lines = [f"### Training-step time (B = {config['batch_size']}, H = {config['num_hidden']}, one-hot input; "
+             f"ratio: median over {config['blocks']} blocks of {config['repeats']} interleaved steps, "
+             f"lowest-highest block in brackets)\n",
+             "| pair | T | " + " | ".join(f"{n} thread{'s' * (n != 1)}: ms | ratio" for n in threads) + " |",
+             "|---|---|" + "---|---|" * len(threads)]
+    rows = {(r["pair"], r["T"], r["threads"]): r for r in benchmark["results"]}
+    order = list(BENCHMARK_PAIRS)
+    for pair, T in sorted({(r["pair"], r["T"]) for r in benchmark["results"]}, key=lambda k: (order.index(k[0]), k[1])):
+        cells = []
+        for n in threads:
+            r = rows[(pair, T, n)]
+            low, high = r["ratio_range"]
+            cells += [f"{r['ours_ms']:.1f} / {r['reference_ms']:.1f}", f"{r['ratio']:.2f} ({low:.2f}-{high:.2f})"]
+        lines.append(f"| {BENCHMARK_PAIRS[pair]} | {T} | " + " | ".join(cells) + " |")
     if memory:
         lines.append(f"\nPeak memory of one LSTM training step at T = {memory['T']} (resident set of a fresh process, "
                      f"which holds {memory['ours_peak_mb'] - memory['ours_step_mb']:.0f} MB before the step): "

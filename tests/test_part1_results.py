@@ -29,6 +29,20 @@ def test_sweep_covers_both_models_every_length_and_seed():
         assert run["history"][-1]["step"] == settings["steps"]
 
 
+def test_defaults_experiment_ran_the_assignments_settings():
+    """Every model, length and seed at train.py's own defaults (digits as values, RMSprop 1e-3,
+    batch 128, 128 hidden units, clipping 10), not the other experiments' one-hot input."""
+    defaults = json.loads((RESULTS / "defaults.json").read_text())
+    settings = defaults["settings"]
+    expected = {(m, T, s) for m in ("lstm", "rnn") for T in settings["defaults_lengths"] for s in settings["seeds"]}
+    assert {(r["model"], r["T"], r["seed"]) for r in defaults["runs"]} == expected
+    assert settings["quick"] is False
+    for run in defaults["runs"]:
+        config = run["config"]
+        assert (config["input_dim"], config["learning_rate"], config["optimizer"], config["batch_size"],
+                config["num_hidden"], config["max_norm"]) == (1, 1e-3, "rmsprop", 128, 128, 10.0)
+
+
 @pytest.mark.slow
 def test_results_notebook_runs_top_to_bottom():
     notebook = nbformat.read(PART1 / "results.ipynb", as_version=4)
