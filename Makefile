@@ -46,9 +46,8 @@ part2: setup
 # What the assignment asks to hand in: every committed file (code, executed notebooks, report and
 # figures, checkpoints), none of .venv, data or caches.
 submission:
-ifeq ($(shell echo '$(STUDENT_ID)' | grep -Ex '[0-9]{8}'),)
-	$(error STUDENT_ID must be an 8-digit student number: make submission STUDENT_ID=12345678)
-endif
+	$(if $(and $(if $(findstring ',$(STUDENT_ID)),,ok),$(shell echo '$(STUDENT_ID)' | grep -Ex '[0-9]{8}')),,\
+		$(error STUDENT_ID must be an 8-digit student number: make submission STUDENT_ID=12345678))
 	git archive --format=zip --prefix=$(STUDENT_ID)_assignment3/ --output=$(STUDENT_ID)_assignment3.zip HEAD
 	@echo "wrote $(STUDENT_ID)_assignment3.zip from commit $$(git rev-parse --short HEAD)"
 

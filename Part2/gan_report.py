@@ -35,7 +35,8 @@ NOT_THE_RECIPE = (*PLACE_FLAGS, "out_dir", "save_interval", "eval_interval")
 
 def label_of(config, base=None):
     """The flags in which `config` differs from `base` (my_gan.py's defaults): 'template' if none.
-    Settings of older logs that today's script no longer has are left out."""
+    Only the keys of `base` count: against the defaults, settings that older logs hold and today's
+    script no longer has are left out."""
     base = vars(parse_args([])[1]) if base is None else base
     changed = [key for key in base if key not in NOT_THE_RECIPE and key in config and config[key] != base[key]]
     return " ".join(f"--{key}" if config[key] is True else f"--{key} {config[key]:g}"
@@ -44,6 +45,16 @@ def label_of(config, base=None):
 
 def write_json(obj, path):
     atomic_save(path, lambda tmp: tmp.write_text(json.dumps(obj, indent=1) + "\n"))
+
+
+def copy(source, target):
+    atomic_save(target, lambda tmp: shutil.copyfile(source, tmp))
+
+
+def save_figure(fig, path):
+    if path is not None:
+        atomic_save(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    return fig
 
 
 def read_json(path):
@@ -92,8 +103,9 @@ def collect(runs, machine, data_root=DEFAULT_ROOT):
     for name, log in logs.items():
         if not log["evaluations"]:
             raise ValueError(f"{runs[name]} has no scores (trained with --eval_interval 0)")
-    if "shipped" in runs and not (runs["shipped"] / "generator_end.pt").is_file():
-        raise ValueError(f"{runs['shipped']} has no generator_end.pt")
+    for stage in ("start", "middle", "end") if "shipped" in runs else ():
+        if not (runs["shipped"] / f"generator_{stage}.pt").is_file():
+            raise ValueError(f"{runs['shipped']} has no generator_{stage}.pt")
     scorer = Scorer(prepare_mnist(data_root))
     write_json(scorer.real_data_baseline(n=my_gan.EVAL_SAMPLES), RESULTS / "real_baseline.json")
     table = {row["run"]: row for row in read_runs(RESULTS / "runs.csv")} if (RESULTS / "runs.csv").is_file() else {}
@@ -101,13 +113,12 @@ def collect(runs, machine, data_root=DEFAULT_ROOT):
     for name, folder in runs.items():
         write_json(logs[name], RESULTS / f"gan_{name}.json")
         table[name] = summary_of(name, logs[name], machine)
-        for step in GRID_STEPS:
+        for step in (*GRID_STEPS, logs[name]["evaluations"][-1]["step"]):
             if (folder / "samples" / f"step_{step:07d}.png").is_file():
-                shutil.copyfile(folder / "samples" / f"step_{step:07d}.png",
-                                FIGURES / "training_grids" / f"{name}_step_{step:07d}.png")
+                copy(folder / "samples" / f"step_{step:07d}.png", FIGURES / "training_grids" / f"{name}_step_{step:07d}.png")
         if name == "shipped":
             for stage in ("start", "middle", "end"):
-                shutil.copyfile(folder / f"generator_{stage}.pt", CHECKPOINTS / f"generator_{stage}.pt")
+                copy(folder / f"generator_{stage}.pt", CHECKPOINTS / f"generator_{stage}.pt")
             write_json(seed_spread(load_generator(CHECKPOINTS / "generator_end.pt"), scorer),
                        RESULTS / "gan_seed_spread.json")
     write_runs(list(table.values()), RESULTS / "runs.csv")
@@ -122,7 +133,7 @@ def ladder_table(logs, runs, baseline):
     """The ablation ladder as a markdown table: each rung's change, its scores and its cost."""
     lines = [f"| run | adds to the row above | epochs | IS at {COMPARE_AT_EPOCH} | IS | FID | p > 0.9 | classes "
              "| CPU min | machine |", "|---|---|---|---|---|---|---|---|---|---|"]
-    defaults = previous = vars(parse_args([])[1])
+    previous = vars(parse_args([])[1])
     for name, log in logs.items():
         row, config = runs[name], log["config"]
         at = score_at(log, COMPARE_AT_EPOCH)
@@ -131,7 +142,9 @@ def ladder_table(logs, runs, baseline):
                      f"| {float(row['inception_score']):.2f} | {float(row['fid']):.2f} "
                      f"| {float(row['confident']):.1%} | {float(row['class_min']):.1%}-{float(row['class_max']):.1%} "
                      f"| {float(row['cpu_minutes']):.1f} | {row['machine']} |")
-        previous = {**previous, **config} if name != "dcgan" else previous  # older logs lack some keys
+        # Each rung is read against all the rungs above it, older logs' own flags included: the
+        # mbstd run also switched on the EMA's warm-up, then a flag of its own (built into --ema now).
+        previous = {**previous, **config} if name != "dcgan" else previous
     b = baseline
     lines.append(f"| real data | training images | | | {b['inception_score']:.2f} | {b['fid']:.2f} "
                  f"| {b['confident']:.1%} | {b['class_min']:.1%}-{b['class_max']:.1%} | | |")
@@ -156,9 +169,7 @@ def plot_scores(logs, baseline, path=None):
     axes[0].set_ylim(6, 10)
     axes[1].set_yscale("log")
     axes[0].legend(fontsize=8, loc="lower right")
-    if path is not None:
-        fig.savefig(path, dpi=100)
-    return fig
+    return save_figure(fig, path)
 
 
 def plot_losses(logs, path=None):
@@ -172,12 +183,10 @@ def plot_losses(logs, path=None):
         ax.plot(epochs, [row["loss_g"] for row in log["losses"]], lw=0.8, label="G: -log D(G(z))")
         ax.set(title=name, xlabel="epoch", ylabel="loss (mean of 100 batches)")
         ax.legend(fontsize=8)
-    if path is not None:
-        fig.savefig(path, dpi=100)
-    return fig
+    return save_figure(fig, path)
 
 
-def plot_samples(path, seed=0):
+def plot_samples(path=None, seed=0):
     """25 samples of the committed start, middle and end generators from one latent batch."""
     import torch
     from matplotlib.figure import Figure
@@ -193,7 +202,7 @@ def plot_samples(path, seed=0):
         ax.imshow(grid.permute(1, 2, 0), interpolation="nearest")
         ax.set_title(f"{stage} (after {step} generator updates)")
         ax.axis("off")
-    fig.savefig(path, dpi=100)
+    return save_figure(fig, path)
 
 
 def plot_interpolation(path, digits=None, seed=0, steps=9):
@@ -209,7 +218,7 @@ def plot_interpolation(path, digits=None, seed=0, steps=9):
     axes = fig.subplots(2, steps)
     plot_strip(G, classifier, lerp(z_a, z_b, steps), "linear", axes[0])
     plot_strip(G, classifier, slerp(z_a, z_b, steps), "spherical", axes[1])
-    fig.savefig(path, dpi=100)
+    return save_figure(fig, path)
 
 
 def figures():

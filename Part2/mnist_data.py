@@ -10,10 +10,9 @@
    checked against a known sha256, unpickled with a restricted unpickler that admits only
    numpy array reconstruction, and converted losslessly back to bytes.
 
-Whatever the source, the result is verified (sizes, first labels, pixel statistics).
-Run `python Part2/mnist_data.py` to prepare and verify the data before training.
-
-`atomic_save` is how every file of Part 2 is written: never half a file.
+`python Part2/mnist_data.py` prepares the data and verifies it (sizes, first labels, pixel
+statistics). `atomic_save` is how Part 2 writes its data, results, figures and checkpoints:
+never half a file.
 """
 
 import argparse
@@ -293,7 +292,7 @@ def main():
     parser.add_argument("--data_root", type=Path, default=DEFAULT_ROOT,
                         help="folder that will hold MNIST/raw/")
     parser.add_argument("--timeout", type=float, default=10,
-                        help="network timeout in seconds for each download attempt")
+                        help="network timeout in seconds for the download")
     args = parser.parse_args()
     if args.timeout <= 0:
         parser.error("--timeout must be positive")

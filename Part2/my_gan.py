@@ -17,6 +17,7 @@ middle,end}.pt, latest.pt (everything --resume needs) and log.json (losses, scor
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -226,7 +227,6 @@ def epoch_order(n, seed, epoch):
 def train(config, checkpoint=None):
     """Train G and D on MNIST as configured (from `checkpoint` if given); return the log."""
     device, out_dir = torch.device(config.device), Path(config.out_dir)
-    (out_dir / "samples").mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
     images, _ = mnist_tensors(config.data_root, train=True)  # (60000, 1, 28, 28) in [-1, 1]
     steps_per_epoch = len(images) // config.batch_size  # whole batches only, for BatchNorm
@@ -247,6 +247,7 @@ def train(config, checkpoint=None):
         # Built here, after G and D: its layers are initialised (then overwritten) from the global
         # RNG, so a run without scoring draws other noise than a scored one.
         scorer = Scorer(config.data_root, device=device)
+    (out_dir / "samples").mkdir(parents=True, exist_ok=True)
 
     log = {"config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(config).items()},
            "steps_per_epoch": steps_per_epoch, "losses": [], "evaluations": [], "train_cpu_seconds": 0.0}
@@ -322,12 +323,12 @@ def train(config, checkpoint=None):
             eval_now = scorer and (step == total_steps or at_epoch_end
                                    and (step // steps_per_epoch) % config.eval_interval == 0)
             save_now = step % config.save_interval == 0 or step == total_steps
-            if eval_now or save_now or at_epoch_end or step == total_steps // 2:
+            if eval_now or save_now or at_epoch_end or step == max(total_steps // 2, 1):
                 # Bookkeeping is not training: keep it out of the CPU time that compares runs.
                 log["train_cpu_seconds"] += time.process_time() - tick
                 if save_now:
                     save_samples()
-                if step == total_steps // 2:
+                if step == max(total_steps // 2, 1):
                     save_generator("generator_middle.pt")
                 if eval_now:
                     evaluate()
@@ -348,30 +349,35 @@ PLACE_FLAGS = ("n_epochs", "device", "threads", "data_root", "resume")
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description="Train a GAN on MNIST with the minimax objective.",
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--arch", choices=("mlp", "dcgan"), default="mlp",
-                        help="G and D: the assignment's MLPs, or small convolutional nets")
-    parser.add_argument("--mbstd", action="store_true", help="give the mlp D its batch's feature spread")
-    parser.add_argument("--ema", type=float, default=0.0,
-                        help="decay of a moving average of G's weights, with warm-up (0 = off)")
-    parser.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate of G and D")
-    parser.add_argument("--beta1", type=float, default=0.5, help="Adam's momentum decay for G and D")
-    parser.add_argument("--batch_size", type=int, default=64, help="real (and fake) images per step")
-    parser.add_argument("--n_epochs", type=int, default=200, help="passes over the training set")
-    parser.add_argument("--latent_dim", type=int, default=100, help="dimension of z ~ N(0, I)")
-    parser.add_argument("--save_interval", type=int, default=500,
-                        help="save a sample grid and latest.pt every this many batches")
-    parser.add_argument("--eval_interval", type=int, default=1,
-                        help=f"score {EVAL_SAMPLES} samples every this many epochs (0 = never)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed")
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
-    parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0 = torch's default)")
-    parser.add_argument("--data_root", type=Path, default=DEFAULT_ROOT, help="folder holding MNIST/raw/")
-    parser.add_argument("--out_dir", type=Path, default=Path(__file__).resolve().parent / "runs" / "gan",
-                        help="folder for sample grids, checkpoints and the log")
-    parser.add_argument("--resume", type=Path, default=None,
-                        help=f"continue from this latest.pt with its settings (only --{', --'.join(PLACE_FLAGS[:-1])} "
-                             "may be given anew)")
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter, allow_abbrev=False)
+    actions = []
+
+    def flag(*names, **settings):
+        actions.append(parser.add_argument(*names, **settings))
+
+    flag("--arch", choices=("mlp", "dcgan"), default="mlp",
+         help="G and D: the assignment's MLPs, or small convolutional nets")
+    flag("--mbstd", action="store_true", help="give the mlp D its batch's feature spread")
+    flag("--ema", type=float, default=0.0,
+         help="decay of a moving average of G's weights, with warm-up (0 = off)")
+    flag("--lr", type=float, default=2e-4, help="Adam learning rate of G and D")
+    flag("--beta1", type=float, default=0.5, help="Adam's momentum decay for G and D")
+    flag("--batch_size", type=int, default=64, help="real (and fake) images per step")
+    flag("--n_epochs", type=int, default=200, help="passes over the training set")
+    flag("--latent_dim", type=int, default=100, help="dimension of z ~ N(0, I)")
+    flag("--save_interval", type=int, default=500,
+         help="save a sample grid and latest.pt every this many batches")
+    flag("--eval_interval", type=int, default=1,
+         help=f"score {EVAL_SAMPLES} samples every this many epochs (0 = never)")
+    flag("--seed", type=int, default=0, help="random seed")
+    flag("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    flag("--threads", type=int, default=0, help="CPU threads for torch (0 = torch's default)")
+    flag("--data_root", type=Path, default=DEFAULT_ROOT, help="folder holding MNIST/raw/")
+    flag("--out_dir", type=Path, default=Path(__file__).resolve().parent / "runs" / "gan",
+         help="folder for sample grids, checkpoints and the log")
+    flag("--resume", type=Path, default=None,
+         help=f"continue from this latest.pt with its settings (only --{', --'.join(PLACE_FLAGS[:-1])} "
+              "may be given anew)")
     args = parser.parse_args(argv)
     for name in ("batch_size", "n_epochs", "latent_dim", "save_interval"):
         if getattr(args, name) < 1:
@@ -392,26 +398,44 @@ def parse_args(argv=None):
         parser.error(f"--device {args.device!r} is not a torch device")
     if device.type == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda, but CUDA is not available")
-    return parser, args
+    # The flags written on the command line, as opposed to those left at their defaults.
+    argv = sys.argv[1:] if argv is None else [str(arg) for arg in argv]
+    given = {action.dest for action in actions for arg in argv
+             if any(arg == option or arg.startswith(option + "=") for option in action.option_strings)}
+    return parser, args, given
+
+
+def resumed_config(parser, args, given):
+    """The settings of the run in --resume's checkpoint, with the PLACE_FLAGS given anew."""
+    refused = [name for name in given if name not in PLACE_FLAGS]
+    if refused:
+        parser.error(f"--{refused[0]}: with --resume the settings come from the checkpoint")
+    try:
+        checkpoint, config = load_training_checkpoint(args.resume)
+    except ValueError as error:
+        parser.error(f"--resume: {error}")
+    config = argparse.Namespace(**vars(config) | {name: getattr(args, name) for name in given}
+                                | {"out_dir": args.resume.parent})
+    if checkpoint["step"] >= config.n_epochs * checkpoint["log"]["steps_per_epoch"]:
+        parser.error(f"--resume: {args.resume} is at step {checkpoint['step']}, the end of "
+                     f"--n_epochs {config.n_epochs}; give more epochs")
+    if torch.device(config.device).type == "cuda" and not torch.cuda.is_available():
+        parser.error(f"--resume: the run trained on {config.device}, which is not available; give --device")
+    return checkpoint, config
 
 
 def main(argv=None):
-    parser, args = parse_args(argv)
+    parser, args, given = parse_args(argv)
     checkpoint = None
-    if args.resume is not None:  # checked before anything is written
-        defaults = vars(parse_args([])[1])
-        given = [name for name, value in vars(args).items() if name not in PLACE_FLAGS and value != defaults[name]]
-        if given:
-            parser.error(f"--{given[0]}: with --resume the settings come from the checkpoint")
-        try:
-            checkpoint, config = load_training_checkpoint(args.resume)
-        except ValueError as error:
-            parser.error(f"--resume: {error}")
-        given_place = {name: getattr(args, name) for name in PLACE_FLAGS if getattr(args, name) != defaults[name]}
-        args = argparse.Namespace(**vars(config) | given_place | {"out_dir": args.resume.parent})
-        if checkpoint["step"] >= args.n_epochs * checkpoint["log"]["steps_per_epoch"]:
-            parser.error(f"--resume: {args.resume} is at step {checkpoint['step']}, the end of "
-                         f"--n_epochs {args.n_epochs}; give more epochs")
+    if args.resume is not None:  # everything is checked before anything is written
+        checkpoint, args = resumed_config(parser, args, given)
+    try:
+        images, _ = mnist_tensors(prepare_mnist(args.data_root))
+    except MnistUnavailable as error:
+        parser.error(str(error))
+    if args.batch_size > len(images):
+        parser.error(f"--batch_size {args.batch_size} exceeds the {len(images)} training images")
+    created = not args.out_dir.exists()
     try:  # permission bits do not tell the truth for root or read-only file systems: try it
         args.out_dir.mkdir(parents=True, exist_ok=True)
         tempfile.TemporaryFile(dir=args.out_dir).close()
@@ -420,10 +444,11 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
-        prepare_mnist(args.data_root)
         log = train(args, checkpoint)
-    except (MnistUnavailable, ValueError, FileNotFoundError) as error:
-        sys.exit(f"error: {error}")
+    except FileNotFoundError as error:  # no classifier to score with: found before the first step
+        if created:
+            shutil.rmtree(args.out_dir)
+        parser.error(str(error))
     if log["evaluations"]:
         last = log["evaluations"][-1]
         print(f"done: step {last['step']}, IS {last['inception_score']:.2f}, FID {last['fid']:.2f}")
