@@ -2,11 +2,9 @@
 
     min_G max_D  V(D, G) = E_x[log D(x)] + E_z[log(1 - D(G(z)))],   z ~ N(0, I).
 
-The default is the assignment's template: an MLP generator and discriminator, Adam at 2e-4 with
-betas (0.5, 0.999), batch 64, a 100-d latent. Three options earned their place (report.md, "What
-mattered"): `--arch dcgan` (a convolutional G and D), `--mbstd` (D sees the spread of its batch)
-and `--ema` (samples come from a moving average of G's weights). The committed generator is
-the template with all but the DCGAN, a larger batch and learning rate and Adam without momentum:
+The default is the assignment's template (MLP G and D, Adam 2e-4 with betas (0.5, 0.999), batch
+64, 100-d latent); `--arch dcgan`, `--mbstd` and `--ema` earned their place (report.md, section 9).
+The committed generator:
 
     python Part2/my_gan.py --mbstd --ema 0.9999 --lr 4e-4 --beta1 0 --batch_size 256 \
         --n_epochs 250 --eval_interval 2 --threads 1 --out_dir Part2/runs/shipped
@@ -211,11 +209,6 @@ def load_training_checkpoint(path):
     return checkpoint, config
 
 
-def save_grid(images, path):
-    atomic_save(path, lambda tmp: save_image(images, tmp, nrow=5, normalize=True,
-                                             value_range=(-1, 1), format="png"))
-
-
 # --------------------------------------------------------------------------- training
 
 
@@ -224,14 +217,13 @@ def epoch_order(n, seed, epoch):
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100003 + epoch))
 
 
-def train(config, checkpoint=None):
-    """Train G and D on MNIST as configured (from `checkpoint` if given); return the log."""
+def train(config, images, checkpoint=None):
+    """Train G and D on `images` (N, 1, 28, 28) in [-1, 1] as configured (from `checkpoint` if
+    given); return the log."""
     device, out_dir = torch.device(config.device), Path(config.out_dir)
     torch.manual_seed(config.seed)
-    images, _ = mnist_tensors(config.data_root, train=True)  # (60000, 1, 28, 28) in [-1, 1]
     steps_per_epoch = len(images) // config.batch_size  # whole batches only, for BatchNorm
-    if steps_per_epoch == 0:
-        raise ValueError(f"--batch_size {config.batch_size} exceeds the {len(images)} training images")
+    assert steps_per_epoch > 0, f"batch of {config.batch_size} from {len(images)} images"
     total_steps = config.n_epochs * steps_per_epoch
 
     G = Generator(config.latent_dim, config.arch).to(device)
@@ -271,7 +263,9 @@ def train(config, checkpoint=None):
     def save_samples():
         sampler.eval()
         with torch.no_grad():
-            save_grid(sampler(z_fixed).cpu(), out_dir / "samples" / f"step_{step:07d}.png")
+            grid = sampler(z_fixed).cpu()
+        atomic_save(out_dir / "samples" / f"step_{step:07d}.png", lambda tmp: save_image(
+            grid, tmp, nrow=5, normalize=True, value_range=(-1, 1), format="png"))
         sampler.train()
 
     def save_latest():
@@ -350,34 +344,29 @@ PLACE_FLAGS = ("n_epochs", "device", "threads", "data_root", "resume")
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description="Train a GAN on MNIST with the minimax objective.",
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter, allow_abbrev=False)
-    actions = []
-
-    def flag(*names, **settings):
-        actions.append(parser.add_argument(*names, **settings))
-
-    flag("--arch", choices=("mlp", "dcgan"), default="mlp",
-         help="G and D: the assignment's MLPs, or small convolutional nets")
-    flag("--mbstd", action="store_true", help="give the mlp D its batch's feature spread")
-    flag("--ema", type=float, default=0.0,
-         help="decay of a moving average of G's weights, with warm-up (0 = off)")
-    flag("--lr", type=float, default=2e-4, help="Adam learning rate of G and D")
-    flag("--beta1", type=float, default=0.5, help="Adam's momentum decay for G and D")
-    flag("--batch_size", type=int, default=64, help="real (and fake) images per step")
-    flag("--n_epochs", type=int, default=200, help="passes over the training set")
-    flag("--latent_dim", type=int, default=100, help="dimension of z ~ N(0, I)")
-    flag("--save_interval", type=int, default=500,
-         help="save a sample grid and latest.pt every this many batches")
-    flag("--eval_interval", type=int, default=1,
-         help=f"score {EVAL_SAMPLES} samples every this many epochs (0 = never)")
-    flag("--seed", type=int, default=0, help="random seed")
-    flag("--device", default="cpu", help="torch device, e.g. cpu or cuda")
-    flag("--threads", type=int, default=0, help="CPU threads for torch (0 = torch's default)")
-    flag("--data_root", type=Path, default=DEFAULT_ROOT, help="folder holding MNIST/raw/")
-    flag("--out_dir", type=Path, default=Path(__file__).resolve().parent / "runs" / "gan",
-         help="folder for sample grids, checkpoints and the log")
-    flag("--resume", type=Path, default=None,
-         help=f"continue from this latest.pt with its settings (only --{', --'.join(PLACE_FLAGS[:-1])} "
-              "may be given anew)")
+    parser.add_argument("--arch", choices=("mlp", "dcgan"), default="mlp",
+                        help="G and D: the assignment's MLPs, or small convolutional nets")
+    parser.add_argument("--mbstd", action="store_true", help="give the mlp D its batch's feature spread")
+    parser.add_argument("--ema", type=float, default=0.0,
+                        help="decay of a moving average of G's weights, with warm-up (0 = off)")
+    parser.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate of G and D")
+    parser.add_argument("--beta1", type=float, default=0.5, help="Adam's momentum decay for G and D")
+    parser.add_argument("--batch_size", type=int, default=64, help="real (and fake) images per step")
+    parser.add_argument("--n_epochs", type=int, default=200, help="passes over the training set")
+    parser.add_argument("--latent_dim", type=int, default=100, help="dimension of z ~ N(0, I)")
+    parser.add_argument("--save_interval", type=int, default=500,
+                        help="save a sample grid and latest.pt every this many batches")
+    parser.add_argument("--eval_interval", type=int, default=1,
+                        help=f"score {EVAL_SAMPLES} samples every this many epochs (0 = never)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed")
+    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0 = torch's default)")
+    parser.add_argument("--data_root", type=Path, default=DEFAULT_ROOT, help="folder holding MNIST/raw/")
+    parser.add_argument("--out_dir", type=Path, default=Path(__file__).resolve().parent / "runs" / "gan",
+                        help="folder for sample grids, checkpoints and the log")
+    parser.add_argument("--resume", type=Path, default=None,
+                        help=f"continue from this latest.pt with its settings (only --{', --'.join(PLACE_FLAGS[:-1])} "
+                             "may be given anew)")
     args = parser.parse_args(argv)
     for name in ("batch_size", "n_epochs", "latent_dim", "save_interval"):
         if getattr(args, name) < 1:
@@ -398,10 +387,10 @@ def parse_args(argv=None):
         parser.error(f"--device {args.device!r} is not a torch device")
     if device.type == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda, but CUDA is not available")
-    # The flags written on the command line, as opposed to those left at their defaults.
+    # The flags written on the command line, as opposed to those left at their defaults (each
+    # flag is --its_name, and allow_abbrev=False keeps them whole).
     argv = sys.argv[1:] if argv is None else [str(arg) for arg in argv]
-    given = {action.dest for action in actions for arg in argv
-             if any(arg == option or arg.startswith(option + "=") for option in action.option_strings)}
+    given = {name for name in vars(args) for arg in argv if arg == f"--{name}" or arg.startswith(f"--{name}=")}
     return parser, args, given
 
 
@@ -430,7 +419,7 @@ def main(argv=None):
     if args.resume is not None:  # everything is checked before anything is written
         checkpoint, args = resumed_config(parser, args, given)
     try:
-        images, _ = mnist_tensors(prepare_mnist(args.data_root))
+        images, _ = mnist_tensors(prepare_mnist(args.data_root))  # (60000, 1, 28, 28) in [-1, 1]
     except MnistUnavailable as error:
         parser.error(str(error))
     if args.batch_size > len(images):
@@ -444,7 +433,7 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
-        log = train(args, checkpoint)
+        log = train(args, images, checkpoint)
     except FileNotFoundError as error:  # no classifier to score with: found before the first step
         if created:
             shutil.rmtree(args.out_dir)
