@@ -1,13 +1,13 @@
 """Part 2's results: finished runs collected into results/, the ablation table and the figures.
 
-    python Part2/gan_report.py collect template=Part2/runs/template shipped=Part2/runs/shipped
+    python Part2/gan_report.py collect template=Part2/runs/template ema=Part2/runs/ema ...
     python Part2/gan_report.py figures
 
-`collect` copies each run's log.json to results/gan_NAME.json, writes its one-line summary into
-results/runs.csv (every run ever made, kept as data), keeps a few of its sample grids and scores
-real training images as the baseline; for the run named `shipped` it also copies the generators
-to checkpoints/ and scores the end generator on five latent seeds. `figures` redraws the ladder
-table and every figure from committed files alone: no data, no training.
+`collect` copies each run's log.json to results/gan_NAME.json, adds its one-line summary to
+results/runs.csv (every run ever made, with the machine it ran on), keeps a few of its sample
+grids and scores real training images as the baseline; for the run named `final` it also copies
+the generators to checkpoints/ and scores the end generator on five latent seeds. `figures`
+redraws the ablation table and every figure from committed files alone: no data, no training.
 """
 
 import argparse
@@ -20,31 +20,40 @@ from pathlib import Path
 
 from mnist_data import DEFAULT_ROOT, MnistUnavailable, atomic_save, prepare_mnist
 import my_gan
-from my_gan import PLACE_FLAGS, load_generator, parse_args
+from my_gan import load_generator
 
 HERE = Path(__file__).resolve().parent
 RESULTS, FIGURES, CHECKPOINTS = HERE / "results", HERE / "figures", HERE / "checkpoints"
-# The ablation ladder: each run adds one change to the run above it; the DCGAN stands apart.
-LADDER = ("template", "ema", "batch256", "mbstd", "ema9999", "shipped", "dcgan")
-COMPARE_AT_EPOCH = 30  # the template's length
+# The ablation: each run adds one change to the run above it; the DCGAN changes only the
+# architecture of the template. All were trained on one machine to the same length.
+ABLATION = ("template", "ema", "batch256", "mbstd", "beta1")
+DCGAN = "dcgan"
+FINAL = "final"  # the last row's recipe trained to 250 epochs: the committed generator
+COMPARE_AT_EPOCHS = (30, 60)
 GRID_STEPS = (0, 500, 1000, 2000, 5000, 10000)
 SCORES = ("inception_score", "fid", "confident", "class_min", "class_max")
-# Flags that say how a run was kept or where it ran, not what was trained.
-NOT_THE_RECIPE = (*PLACE_FLAGS, "out_dir", "save_interval", "eval_interval")
+# Settings that say where or how a run was kept, not what was trained.
+NOT_THE_RECIPE = {"n_epochs", "device", "threads", "data_root", "out_dir", "resume", "save_interval",
+                  "eval_interval", "seed"}
 
 
-def label_of(config, base=None):
-    """The flags in which `config` differs from `base` (my_gan.py's defaults): 'template' if none.
-    Only the keys of `base` count: against the defaults, settings that older logs hold and today's
-    script no longer has are left out."""
-    base = vars(parse_args([])[1]) if base is None else base
-    changed = [key for key in base if key not in NOT_THE_RECIPE and key in config and config[key] != base[key]]
-    return " ".join(f"--{key}" if config[key] is True else f"--{key} {config[key]:g}"
-                    if isinstance(config[key], float) else f"--{key} {config[key]}" for key in changed) or "template"
+def changes(config, base):
+    """The flags in which `config` differs from `base`, e.g. '--batch_size 256 --lr 0.0004'."""
+    def flag(key, value):
+        if value is True:
+            return f"--{key}"
+        return f"--{key} {value:g}" if isinstance(value, float) else f"--{key} {value}"
+
+    return " ".join(flag(key, config[key]) for key in config
+                    if key not in NOT_THE_RECIPE and config[key] != base.get(key))
 
 
 def write_json(obj, path):
     atomic_save(path, lambda tmp: tmp.write_text(json.dumps(obj, indent=1) + "\n"))
+
+
+def read_json(path):
+    return json.loads(Path(path).read_text())
 
 
 def copy(source, target):
@@ -57,15 +66,11 @@ def save_figure(fig, path):
     return fig
 
 
-def read_json(path):
-    return json.loads(Path(path).read_text())
-
-
-def summary_of(name, log, machine, base=None):
+def summary_of(name, log, machine):
     """One row of runs.csv: a run's recipe, length, cost and final scores."""
     final = log["evaluations"][-1]
-    return {"run": name, "flags": label_of(log["config"], base), "epochs": round(final["epoch"], 2),
-            "cpu_minutes": round(final["train_cpu_seconds"] / 60, 1),
+    return {"run": name, "flags": changes(log["config"], {"arch": "mlp"}) or "template",
+            "epochs": round(final["epoch"], 2), "cpu_minutes": round(final["train_cpu_seconds"] / 60, 1),
             **{key: round(final[key], 4) for key in SCORES}, "machine": machine}
 
 
@@ -96,79 +101,106 @@ def seed_spread(G, scorer, seeds=5):
 
 
 def collect(runs, machine, data_root=DEFAULT_ROOT):
-    """Bring finished runs (name -> folder) into results/, figures/ and (shipped) checkpoints/."""
+    """Bring finished runs (name -> folder) into results/, figures/ and (final) checkpoints/."""
     from gan_metrics import Scorer
 
     logs = {name: read_json(folder / "log.json") for name, folder in runs.items()}  # all checked first
     for name, log in logs.items():
         if not log["evaluations"]:
             raise ValueError(f"{runs[name]} has no scores (trained with --eval_interval 0)")
-    for stage in ("start", "middle", "end") if "shipped" in runs else ():
-        if not (runs["shipped"] / f"generator_{stage}.pt").is_file():
-            raise ValueError(f"{runs['shipped']} has no generator_{stage}.pt")
+        if log["evaluations"][-1]["step"] != log["config"]["n_epochs"] * log["steps_per_epoch"]:
+            raise ValueError(f"{runs[name]} stopped before its --n_epochs {log['config']['n_epochs']}")
+    for stage in ("start", "middle", "end") if FINAL in runs else ():
+        if not (runs[FINAL] / f"generator_{stage}.pt").is_file():
+            raise ValueError(f"{runs[FINAL]} has no generator_{stage}.pt")
     scorer = Scorer(prepare_mnist(data_root))
     write_json(scorer.real_data_baseline(n=my_gan.EVAL_SAMPLES), RESULTS / "real_baseline.json")
-    table = {row["run"]: row for row in read_runs(RESULTS / "runs.csv")} if (RESULTS / "runs.csv").is_file() else {}
+    rows = read_runs(RESULTS / "runs.csv") if (RESULTS / "runs.csv").is_file() else []
     (FIGURES / "training_grids").mkdir(parents=True, exist_ok=True)
     for name, folder in runs.items():
         write_json(logs[name], RESULTS / f"gan_{name}.json")
-        table[name] = summary_of(name, logs[name], machine)
+        # A run made again on the same machine replaces its row; any other run is kept.
+        rows = [row for row in rows if (row["run"], row["machine"]) != (name, machine)]
+        rows.append(summary_of(name, logs[name], machine))
         for step in (*GRID_STEPS, logs[name]["evaluations"][-1]["step"]):
             if (folder / "samples" / f"step_{step:07d}.png").is_file():
                 copy(folder / "samples" / f"step_{step:07d}.png", FIGURES / "training_grids" / f"{name}_step_{step:07d}.png")
-        if name == "shipped":
+        if name == FINAL:
             for stage in ("start", "middle", "end"):
                 copy(folder / f"generator_{stage}.pt", CHECKPOINTS / f"generator_{stage}.pt")
             write_json(seed_spread(load_generator(CHECKPOINTS / "generator_end.pt"), scorer),
                        RESULTS / "gan_seed_spread.json")
-    write_runs(list(table.values()), RESULTS / "runs.csv")
+    write_runs(rows, RESULTS / "runs.csv")
 
 
-def score_at(log, epoch):
-    """The Inception Score of the evaluation at `epoch`, or None if the run was not scored there."""
-    return next((row["inception_score"] for row in log["evaluations"] if row["epoch"] == epoch), None)
+def evaluation_at(log, epoch=None, cpu_minutes=None):
+    """The last evaluation at or before `epoch`, or within `cpu_minutes` of training."""
+    rows = [row for row in log["evaluations"]
+            if (epoch is None or row["epoch"] <= epoch)
+            and (cpu_minutes is None or row["train_cpu_seconds"] <= 60 * cpu_minutes)]
+    return rows[-1]
 
 
-def ladder_table(logs, runs, baseline):
-    """The ablation ladder as a markdown table: each rung's change, its scores and its cost."""
-    lines = [f"| run | adds to the row above | epochs | IS at {COMPARE_AT_EPOCH} | IS | FID | p > 0.9 | classes "
-             "| CPU min | machine |", "|---|---|---|---|---|---|---|---|---|---|"]
-    previous = vars(parse_args([])[1])
+def cpu_budget(logs):
+    """The equal-CPU comparison point: the training time of the cheapest full run of the ablation."""
+    return min(log["evaluations"][-1]["train_cpu_seconds"] for log in logs.values()) / 60
+
+
+def ablation_table(logs, baseline, final=None):
+    """The ablation as a markdown table: each run's change, its scores at equal epochs and at equal
+    CPU minutes, and (if given) the final recipe's full-length run and real data below it."""
+    budget = cpu_budget(logs)
+    e1, e2 = COMPARE_AT_EPOCHS
+    lines = [f"| run | change | IS, epoch {e1} | IS, epoch {e2} | FID, epoch {e2} | p > 0.9, epoch {e2} "
+             f"| digit shares, epoch {e2} | CPU min, {e2} epochs | IS at {budget:.1f} CPU min "
+             f"| FID at {budget:.1f} CPU min |", "|---|---|---|---|---|---|---|---|---|---|"]
+    previous = None
     for name, log in logs.items():
-        row, config = runs[name], log["config"]
-        at = score_at(log, COMPARE_AT_EPOCH)
-        adds = label_of(config, previous) if name != "dcgan" else label_of(config)
-        lines.append(f"| {name} | {adds} | {float(row['epochs']):g} | {'-' if at is None else f'{at:.2f}'} "
-                     f"| {float(row['inception_score']):.2f} | {float(row['fid']):.2f} "
-                     f"| {float(row['confident']):.1%} | {float(row['class_min']):.1%}-{float(row['class_max']):.1%} "
-                     f"| {float(row['cpu_minutes']):.1f} | {row['machine']} |")
-        # Each rung is read against all the rungs above it, older logs' own flags included: the
-        # mbstd run also switched on the EMA's warm-up, then a flag of its own (built into --ema now).
-        previous = {**previous, **config} if name != "dcgan" else previous
+        config = log["config"]
+        base = logs[ABLATION[0]]["config"] if name == DCGAN else previous
+        change = "the assignment's template" if base is None else changes(config, base)
+        at1, at2 = evaluation_at(log, epoch=e1), evaluation_at(log, epoch=e2)
+        cheap = evaluation_at(log, cpu_minutes=budget)
+        lines.append(f"| {name} | {change} | {at1['inception_score']:.2f} | {at2['inception_score']:.2f} "
+                     f"| {at2['fid']:.2f} | {at2['confident']:.1%} | {at2['class_min']:.1%}-{at2['class_max']:.1%} "
+                     f"| {at2['train_cpu_seconds'] / 60:.1f} | {cheap['inception_score']:.2f} | {cheap['fid']:.2f} |")
+        previous = config if name != DCGAN else previous
+    if final is not None:
+        end = final["evaluations"][-1]
+        lines.append(f"| {FINAL} | the row `{ABLATION[-1]}` to {end['epoch']:g} epochs (the committed generator) "
+                     f"| {evaluation_at(final, epoch=e1)['inception_score']:.2f} "
+                     f"| {evaluation_at(final, epoch=e2)['inception_score']:.2f} | {end['fid']:.2f} at {end['epoch']:g} "
+                     f"| {end['confident']:.1%} | {end['class_min']:.1%}-{end['class_max']:.1%} | | | |")
     b = baseline
-    lines.append(f"| real data | training images | | | {b['inception_score']:.2f} | {b['fid']:.2f} "
-                 f"| {b['confident']:.1%} | {b['class_min']:.1%}-{b['class_max']:.1%} | | |")
+    lines.append(f"| real data | 10,000 training images | | {b['inception_score']:.2f} | {b['fid']:.2f} "
+                 f"| {b['confident']:.1%} | {b['class_min']:.1%}-{b['class_max']:.1%} | | | |")
     return "\n".join(lines) + "\n"
 
 
+STYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 3)))
+MARKERS = ("o", "s", "^", "D", "v", "x")
+
+
 def plot_scores(logs, baseline, path=None):
-    """Inception Score and FID over epochs for the MLP rungs of the ladder."""
+    """FID over epochs and over CPU minutes of training, one line style and marker per run."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(11, 4), layout="constrained")
-    axes = fig.subplots(1, 2)
-    for name, log in logs.items():
+    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    axes = fig.subplots(1, 2, sharey=True)
+    for (name, log), style, marker in zip(logs.items(), STYLES, MARKERS):
         rows = log["evaluations"][1:]  # step 0 is an untrained G
-        for ax, key in zip(axes, ("inception_score", "fid")):
-            ax.plot([r["epoch"] for r in rows], [r[key] for r in rows], label=name, lw=2 if name == "shipped" else 1)
-    for ax, key, title in zip(axes, ("inception_score", "fid"), ("Inception Score", "FID (log scale)")):
-        ax.axhline(baseline[key], color="gray", ls=":")
-        ax.annotate("real data", (1, baseline[key]), xycoords=("axes fraction", "data"), ha="right",
-                    va="bottom", color="gray", fontsize=8)
-        ax.set(title=title, xlabel="epoch")
-    axes[0].set_ylim(6, 10)
-    axes[1].set_yscale("log")
-    axes[0].legend(fontsize=8, loc="lower right")
+        fid = [r["fid"] for r in rows]
+        for ax, x in zip(axes, ([r["epoch"] for r in rows], [r["train_cpu_seconds"] / 60 for r in rows])):
+            ax.plot(x, fid, ls=style, marker=marker, markevery=5, ms=5, lw=1.4, label=name)
+    for ax, xlabel in zip(axes, ("epoch", "CPU minutes of training (one thread)")):
+        ax.axhline(baseline["fid"], color="gray", lw=0.8)
+        ax.annotate("real data", (1, baseline["fid"]), xycoords=("axes fraction", "data"), ha="right",
+                    va="bottom", color="gray", fontsize=9)
+        ax.set(xlabel=xlabel, yscale="log")
+        ax.grid(alpha=0.3)
+    axes[0].set(ylabel="FID (lower is better)", title="FID against epochs")
+    axes[1].set(title="FID against CPU time")
+    axes[0].legend(fontsize=9, loc="upper right")
     return save_figure(fig, path)
 
 
@@ -180,9 +212,26 @@ def plot_losses(logs, path=None):
     for ax, (name, log) in zip(fig.subplots(1, len(logs), squeeze=False)[0], logs.items()):
         epochs = [row["step"] / log["steps_per_epoch"] for row in log["losses"]]
         ax.plot(epochs, [row["loss_d"] for row in log["losses"]], lw=0.8, label="D: -log D(x) - log(1 - D(G(z)))")
-        ax.plot(epochs, [row["loss_g"] for row in log["losses"]], lw=0.8, label="G: -log D(G(z))")
+        ax.plot(epochs, [row["loss_g"] for row in log["losses"]], lw=0.8, ls="--", label="G: -log D(G(z))")
         ax.set(title=name, xlabel="epoch", ylabel="loss (mean of 100 batches)")
         ax.legend(fontsize=8)
+    return save_figure(fig, path)
+
+
+def plot_training_grids(runs=("template", FINAL), path=None):
+    """The kept 5x5 grids of one fixed latent batch while each run trained, a row per run."""
+    from matplotlib.figure import Figure
+    from matplotlib.image import imread
+
+    grids = {run: sorted((FIGURES / "training_grids").glob(f"{run}_step_*.png")) for run in runs}
+    columns = max(len(paths) for paths in grids.values())
+    fig = Figure(figsize=(2.1 * columns, 2.45 * len(runs)), layout="constrained")
+    for row, (run, paths) in zip(fig.subplots(len(runs), columns, squeeze=False), grids.items()):
+        for ax in row:
+            ax.axis("off")
+        for ax, grid in zip(row, paths):
+            ax.imshow(imread(grid), cmap="gray", interpolation="nearest")
+            ax.set_title(f"{run}, step {int(grid.stem.rsplit('_', 1)[1]):,}", fontsize=9)
     return save_figure(fig, path)
 
 
@@ -200,12 +249,12 @@ def plot_samples(path=None, seed=0):
             images = G(torch.randn(25, G.latent_dim, generator=torch.Generator().manual_seed(seed)))
         grid = make_grid(images, nrow=5, normalize=True, value_range=(-1, 1), pad_value=1)
         ax.imshow(grid.permute(1, 2, 0), interpolation="nearest")
-        ax.set_title(f"{stage} (after {step} generator updates)")
+        ax.set_title(f"{stage} (after {step:,} generator updates)")
         ax.axis("off")
     return save_figure(fig, path)
 
 
-def plot_interpolation(path, digits=None, seed=0, steps=9):
+def plot_interpolation(path=None, digits=None, seed=0, steps=9):
     """Linear and spherical walks of the end generator between two confidently different digits."""
     from matplotlib.figure import Figure
 
@@ -221,16 +270,21 @@ def plot_interpolation(path, digits=None, seed=0, steps=9):
     return save_figure(fig, path)
 
 
+def read_logs():
+    """The ablation's logs in table order (DCGAN last) and the final run's log."""
+    logs = {name: read_json(RESULTS / f"gan_{name}.json") for name in (*ABLATION, DCGAN)}
+    return logs, read_json(RESULTS / f"gan_{FINAL}.json")
+
+
 def figures():
-    """The ladder table and every figure, from committed results and checkpoints."""
-    logs = {name: read_json(RESULTS / f"gan_{name}.json") for name in LADDER}
-    runs = {row["run"]: row for row in read_runs(RESULTS / "runs.csv")}
+    """The ablation table and every figure, from committed results and checkpoints."""
+    logs, final = read_logs()
     baseline = read_json(RESULTS / "real_baseline.json")
-    table = ladder_table(logs, runs, baseline)
-    atomic_save(RESULTS / "gan_ladder.md", lambda tmp: tmp.write_text(table))
-    plot_scores({name: log for name, log in logs.items() if name != "dcgan"}, baseline,
-                FIGURES / "gan_scores.png")
-    plot_losses({name: logs[name] for name in ("template", "shipped")}, FIGURES / "gan_losses.png")
+    table = ablation_table(logs, baseline, final)
+    atomic_save(RESULTS / "gan_ablation.md", lambda tmp: tmp.write_text(table))
+    plot_scores(logs, baseline, FIGURES / "gan_scores.png")
+    plot_losses({"template": logs["template"], FINAL: final}, FIGURES / "gan_losses.png")
+    plot_training_grids(path=FIGURES / "training_grids.png")
     plot_samples(FIGURES / "samples_start_middle_end.png")
     plot_interpolation(FIGURES / "interpolation.png")
     return table
