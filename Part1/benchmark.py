@@ -1,19 +1,23 @@
 """Time a training step of our LSTM and vanilla RNN against torch.nn.LSTM and torch.nn.RNN.
 
-One step is forward, cross-entropy on the last step, backward and an RMSprop update, on one-hot
-palindrome inputs. The models compared run alternately, step by step, after a warm-up, so that
-whatever else the machine is doing slows them alike. Each of --blocks blocks times --repeats
-steps of every model; a ratio is the median over blocks of the two models' medians in a block,
-and its spread is the lowest and highest block. Three pairs, at every thread count: our LSTM
-(the fused path train.py uses) against torch.nn.LSTM, the plain autograd loop of the same
-equations (lstm_reference) against the fused path, and our RNN against torch.nn.RNN.
-`--peak_memory_T` also measures the peak memory of one training step of each LSTM at a long
-length, each in a fresh process.
+One step is what train.py does each step: forward, cross-entropy on the last step, backward and an
+RMSprop update, on a one-hot palindrome batch. Each model is timed alone, as training runs it: in a
+fresh process of its own set to the thread count, --warmup untimed steps, then --steps consecutive
+steps (--long_steps at long lengths) timed as one stretch. (Alternating two models step by step in one process measures how they
+disturb each other's caches, allocator and thread pool, not training; that flattered our LSTM by
+10-35%.) The processes of a comparison take turns, ours then the reference, --pairs times, so that
+drift in the machine's speed hits both; a ratio is the median over pairs of ours / reference in ms
+per step, and its range is the lowest and highest pair. Three comparisons, at every length and
+thread count: our LSTM (the fused path train.py uses) against torch.nn.LSTM, the plain autograd loop
+of the same equations (LSTM(..., fused=False)) against the fused path, and our RNN against
+torch.nn.RNN. `--peak_memory_T` also measures the peak memory of one training step of each LSTM at a
+long length, each in a fresh process.
 
     python Part1/benchmark.py --json Part1/results/benchmark.json
 """
 
 import argparse
+import json
 import statistics
 import subprocess
 import sys
@@ -26,6 +30,14 @@ from torch import nn
 import train
 from lstm import LSTM
 from vanilla_rnn import VanillaRNN
+
+HERE = Path(__file__).resolve().parent
+
+PAIRS = {"lstm": "our LSTM / torch.nn.LSTM", "lstm_reference": "plain autograd loop / our LSTM",
+         "rnn": "our RNN / torch.nn.RNN"}
+# Each comparison's two models, (ours, reference), by the names build_model knows.
+COMPARED = {"lstm": ("lstm", "torch_lstm"), "lstm_reference": ("lstm_plain", "lstm"), "rnn": ("rnn", "torch_rnn")}
+LONG_T = 100  # from this length on, a process times --long_steps steps instead of --steps
 
 
 class TorchRecurrent(nn.Module):
@@ -41,9 +53,15 @@ class TorchRecurrent(nn.Module):
         return self.head(self.rnn(x)[0][:, -1])
 
 
-def build_pair(kind, T, input_dim, num_hidden, num_classes=10):
-    ours = LSTM if kind == "lstm" else VanillaRNN
-    return ours(T, input_dim, num_hidden, num_classes), TorchRecurrent(kind, input_dim, num_hidden, num_classes)
+def build_model(name, T, input_dim, num_hidden, num_classes=10):
+    """A timed model by name: lstm (ours, fused), lstm_plain, rnn, torch_lstm or torch_rnn."""
+    if name == "lstm":
+        return LSTM(T, input_dim, num_hidden, num_classes)
+    if name == "lstm_plain":
+        return LSTM(T, input_dim, num_hidden, num_classes, fused=False)
+    if name == "rnn":
+        return VanillaRNN(T, input_dim, num_hidden, num_classes)
+    return TorchRecurrent(name.removeprefix("torch_"), input_dim, num_hidden, num_classes)
 
 
 def make_step(model, x, y):
@@ -58,27 +76,37 @@ def make_step(model, x, y):
     return step
 
 
-def time_blocks(steps, warmup, blocks, repeats):
-    """Run the steps alternately; return each one's median milliseconds per block."""
+def one_hot_batch(batch_size, T):
+    x = nn.functional.one_hot(torch.randint(0, 10, (batch_size, T)), 10).float()  # (batch, T, 10)
+    return x, torch.randint(0, 10, (batch_size,))
+
+
+def time_training(name, T, threads, batch_size, num_hidden, warmup, steps):
+    """Milliseconds per training step of one model: run in a process of its own (see run_alone)."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    x, y = one_hot_batch(batch_size, T)
+    step = make_step(build_model(name, T, 10, num_hidden), x, y)
     for _ in range(warmup):
-        for step in steps:
-            step()
-    medians = [[] for _ in steps]
-    for _ in range(blocks):
-        times = [[] for _ in steps]
-        for _ in range(repeats):
-            for step, record in zip(steps, times):
-                start = time.perf_counter()
-                step()
-                record.append(1000 * (time.perf_counter() - start))
-        for record, block_medians in zip(times, medians):
-            block_medians.append(statistics.median(record))
-    return medians
+        step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return {"ms": 1000 * (time.perf_counter() - start) / steps, "threads": torch.get_num_threads()}
+
+
+def run_alone(name, T, threads, args, steps):
+    """time_training in a fresh Python process, so that nothing else has warmed or filled its caches."""
+    call = f"time_training({name!r}, {T}, {threads}, {args.batch_size}, {args.num_hidden}, {args.warmup}, {steps})"
+    out = subprocess.run([sys.executable, "-c", f"import json, benchmark; print(json.dumps(benchmark.{call}))"],
+                         cwd=HERE, capture_output=True, text=True, check=True).stdout
+    return json.loads(out)
 
 
 def compare(pair, T, threads, ours_ms, reference_ms):
-    """One row: the two models' medians over blocks, and the median and range of their ratio per block."""
-    ratios = sorted(a / b for a, b in zip(ours_ms, reference_ms))
+    """One row from the ms per step of each pair of processes: the two models' medians over pairs,
+    and the median and range over pairs of their ratio."""
+    ratios = sorted(a / b for a, b in zip(ours_ms, reference_ms, strict=True))
     return {"pair": pair, "T": T, "threads": threads, "ours_ms": statistics.median(ours_ms),
             "reference_ms": statistics.median(reference_ms), "ratio": statistics.median(ratios),
             "ratio_range": [ratios[0], ratios[-1]]}
@@ -88,22 +116,15 @@ def peak_memory_mb(kind, T, batch_size, num_hidden):
     """Peak resident memory of one training step, in a fresh process (ru_maxrss, MB)."""
     code = (
         "import resource, torch, benchmark as b\n"
-        f"ours, ref = b.build_pair('lstm', {T}, 10, {num_hidden})\n"
-        f"model = ours if {kind == 'ours'} else ref\n"
-        f"x = torch.nn.functional.one_hot(torch.randint(0, 10, ({batch_size}, {T})), 10).float()\n"
-        f"y = torch.randint(0, 10, ({batch_size},))\n"
+        f"model = b.build_model({'lstm' if kind == 'ours' else 'torch_lstm'!r}, {T}, 10, {num_hidden})\n"
+        f"x, y = b.one_hot_batch({batch_size}, {T})\n"
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "b.make_step(model, x, y)()\n"
         "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "print(after / 1024, (after - before) / 1024)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent,
-                         capture_output=True, text=True, check=True).stdout.split()
+    out = subprocess.run([sys.executable, "-c", code], cwd=HERE, capture_output=True, text=True, check=True).stdout.split()
     return float(out[0]), float(out[1])
-
-
-PAIRS = {"lstm": "our LSTM / torch.nn.LSTM", "lstm_reference": "plain autograd loop / our LSTM",
-         "rnn": "our RNN / torch.nn.RNN"}
 
 
 def build_parser():
@@ -113,9 +134,11 @@ def build_parser():
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="torch thread counts to time at")
     parser.add_argument("--batch_size", type=int, default=128, help="batch size B")
     parser.add_argument("--num_hidden", type=int, default=128, help="hidden size H")
-    parser.add_argument("--blocks", type=int, default=7, help="blocks of timed steps per length and thread count")
-    parser.add_argument("--repeats", type=int, default=5, help="timed steps of each model per block")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed steps of each model first")
+    parser.add_argument("--pairs", type=int, default=4, help="pairs of processes (ours, reference) per comparison")
+    parser.add_argument("--steps", type=int, default=120, help="consecutive timed steps per process")
+    parser.add_argument("--long_steps", type=int, default=25,
+                        help=f"consecutive timed steps per process at T >= {LONG_T}, where fewer steps take as long")
+    parser.add_argument("--warmup", type=int, default=10, help="untimed steps per process first")
     parser.add_argument("--models", nargs="+", choices=["lstm", "rnn"], default=["lstm", "rnn"], help="models to time")
     parser.add_argument("--peak_memory_T", type=int, default=1000,
                         help="also measure peak memory of one LSTM step at this length (0: skip)")
@@ -126,42 +149,39 @@ def build_parser():
 def parse_args(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    for name in ("batch_size", "num_hidden", "blocks", "repeats"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name} must be at least 1")
-    if min(args.lengths) < 1 or min(args.threads) < 1 or args.warmup < 0 or args.peak_memory_T < 0:
-        parser.error("--lengths and --threads must be positive; --warmup and --peak_memory_T non-negative")
+    if min(args.batch_size, args.num_hidden, args.pairs, args.steps, args.long_steps, *args.lengths, *args.threads) < 1:
+        parser.error("--batch_size, --num_hidden, --pairs, --steps, --long_steps, --lengths and --threads must be positive")
+    if args.warmup < 0 or args.peak_memory_T < 0:
+        parser.error("--warmup and --peak_memory_T must not be negative")
     train.check_writable(parser, "--json", args.json)
     return args
 
 
 def main(argv=None):
     args = parse_args(argv)
-    print(f"B={args.batch_size} H={args.num_hidden} one-hot input; ratio: median over {args.blocks} blocks "
-          f"of {args.repeats} interleaved steps (lowest-highest block)")
-    print(f"{'pair':32s} {'T':>5s} {'threads':>7s} {'ours ms':>8s} {'ref. ms':>8s} {'ratio':>6s} {'spread':>11s}")
+    steps = {T: args.long_steps if T >= LONG_T else args.steps for T in args.lengths}
+    print(f"B={args.batch_size} H={args.num_hidden} one-hot input; each model alone in its own process, "
+          f"{args.warmup} steps of warm-up, then consecutive steps timed; ratio: median over {args.pairs} "
+          f"pairs of processes (lowest-highest pair)")
+    print(f"{'pair':32s} {'T':>5s} {'threads':>7s} {'ours ms':>8s} {'ref. ms':>8s} {'ratio':>6s} {'range':>11s}")
+    pairs = [p for p in PAIRS if p.startswith(tuple(args.models))]
     results = []
     for threads in args.threads:
-        torch.set_num_threads(threads)
-        for kind in args.models:
-            for T in args.lengths:
-                torch.manual_seed(0)
-                x = nn.functional.one_hot(torch.randint(0, 10, (args.batch_size, T)), 10).float()
-                y = torch.randint(0, 10, (args.batch_size,))
-                ours, ref = build_pair(kind, T, 10, args.num_hidden)
-                models = [ours, ref]
-                if kind == "lstm":  # the same weights through the plain loop
-                    plain = LSTM(T, 10, args.num_hidden, 10, fused=False)
-                    plain.load_state_dict(ours.state_dict())
-                    models.append(plain)
-                ms = time_blocks([make_step(m, x, y) for m in models], args.warmup, args.blocks, args.repeats)
-                rows = [compare(kind, T, threads, ms[0], ms[1])]
-                if kind == "lstm":
-                    rows.append(compare("lstm_reference", T, threads, ms[2], ms[0]))
-                for r in rows:
-                    print(f"{PAIRS[r['pair']]:32s} {T:5d} {threads:7d} {r['ours_ms']:8.2f} {r['reference_ms']:8.2f} "
-                          f"{r['ratio']:6.2f} {r['ratio_range'][0]:5.2f}-{r['ratio_range'][1]:5.2f}")
-                results += rows
+        for T in args.lengths:
+            # Every model of this length once per round, each process after the other; a model in two
+            # comparisons (our LSTM) is timed once per round for both.
+            names = list(dict.fromkeys(name for p in pairs for name in COMPARED[p]))
+            ms = {name: [] for name in names}
+            for _ in range(args.pairs):
+                for name in names:
+                    ms[name].append(run_alone(name, T, threads, args, steps[T])["ms"])
+            for pair in pairs:
+                ours, reference = COMPARED[pair]
+                r = compare(pair, T, threads, ms[ours], ms[reference])
+                r["steps"] = steps[T]
+                print(f"{PAIRS[pair]:32s} {T:5d} {threads:7d} {r['ours_ms']:8.2f} {r['reference_ms']:8.2f} "
+                      f"{r['ratio']:6.2f} {r['ratio_range'][0]:5.2f}-{r['ratio_range'][1]:5.2f}", flush=True)
+                results.append(r)
     memory = None
     if args.peak_memory_T:
         T = args.peak_memory_T
