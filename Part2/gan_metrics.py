@@ -5,7 +5,7 @@
 - FID = |mu_g - mu_r|^2 + Tr(S_g + S_r - 2 (S_g S_r)^(1/2)), the Frechet distance between
   Gaussians fitted to the classifier's 128-d penultimate features of generated samples and
   of the MNIST test set. It sees what IS cannot: blur, artefacts, lack of variety within a class.
-- confident: the share of samples whose top class probability exceeds 0.9.
+- confident: the share of samples whose top class probability exceeds CONFIDENCE (0.9).
 - class_fractions: the share of samples assigned to each digit (mode collapse shows here).
 
 `Scorer` holds the classifier and the test-set statistics so they are computed once.
@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from mnist_classifier import DEFAULT_CHECKPOINT, load_classifier
 from mnist_data import DEFAULT_ROOT, mnist_tensors
 
-CONFIDENCE = 0.9
+CONFIDENCE = 0.9  # a sample is "confident" when its top class probability exceeds this
 
 
 def inception_score(probs):

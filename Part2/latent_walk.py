@@ -7,9 +7,8 @@ classifier's verdict under each.
 
 import torch
 
+from gan_metrics import CONFIDENCE
 from mnist_classifier import classify
-
-CONFIDENCE = 0.9
 
 
 @torch.no_grad()

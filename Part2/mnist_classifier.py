@@ -7,7 +7,6 @@ generator's Tanh output, so generated and real digits go through exactly the sam
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -16,7 +15,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from mnist_data import DEFAULT_ROOT, MnistUnavailable, atomic_save, mnist_tensors, prepare_mnist
+from mnist_data import (DEFAULT_ROOT, MnistUnavailable, atomic_save, check_writable, config_dict, mnist_tensors,
+                        non_negative_int, positive_float, positive_int, prepare_mnist, torch_device)
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_CHECKPOINT = HERE / "checkpoints" / "mnist_classifier.pt"
@@ -132,57 +132,39 @@ def train(config):
     return model, log[-1]["test_accuracy"], log
 
 
-def parse_args(argv=None):
+def main(argv=None):
     parser = argparse.ArgumentParser(
         description="Train the MNIST classifier that scores generated digits.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--epochs", type=int, default=4, help="passes over the training set")
-    parser.add_argument("--batch_size", type=int, default=128, help="images per step")
-    parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate of the one-cycle schedule")
-    parser.add_argument("--max_shift", type=int, default=2,
+    parser.add_argument("--epochs", type=positive_int, default=4, help="passes over the training set")
+    parser.add_argument("--batch_size", type=positive_int, default=128, help="images per step")
+    parser.add_argument("--lr", type=positive_float, default=3e-3, help="peak learning rate of the one-cycle schedule")
+    parser.add_argument("--max_shift", type=int, choices=range(5), default=2,
                         help="random translation in pixels for augmentation (0 = none)")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
-    parser.add_argument("--threads", type=int, default=0,
+    parser.add_argument("--device", type=torch_device, default="cpu", help="torch device, e.g. cpu or cuda")
+    parser.add_argument("--threads", type=non_negative_int, default=0,
                         help="CPU threads for torch (0 = torch's default)")
     parser.add_argument("--data_root", type=Path, default=DEFAULT_ROOT, help="folder holding MNIST/raw/")
     parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT,
                         help="where to write the trained model")
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS,
                         help="JSON file for config, test accuracy and per-epoch log")
-    args = parser.parse_args(argv)
-    for name in ("epochs", "batch_size"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name} must be at least 1")
-    if args.lr <= 0:
-        parser.error("--lr must be positive")
-    if not 0 <= args.max_shift <= 4:
-        parser.error("--max_shift must be between 0 and 4")
-    if args.threads < 0:
-        parser.error("--threads must be 0 or positive")
-    try:
-        torch.device(args.device)
-    except RuntimeError:
-        parser.error(f"--device {args.device!r} is not a torch device")
-    return args
-
-
-def main(argv=None):
-    config = parse_args(argv)
-    if config.threads:
-        torch.set_num_threads(config.threads)
+    config = parser.parse_args(argv)
     try:
         prepare_mnist(config.data_root)
     except MnistUnavailable as error:
-        sys.exit(f"error: {error}")
+        parser.error(str(error))
+    check_writable(parser, "--checkpoint", config.checkpoint.parent)
+    check_writable(parser, "--results", config.results.parent)
+    if config.threads:
+        torch.set_num_threads(config.threads)
     model, test_accuracy, log = train(config)
-    config_dict = {k: str(v) if isinstance(v, Path) else v for k, v in vars(config).items()}
-    checkpoint = {"model": model.state_dict(), "config": config_dict, "test_accuracy": test_accuracy}
-    results = {"config": config_dict, "test_accuracy": test_accuracy, "log": log,
+    settings = config_dict(config)
+    checkpoint = {"model": model.state_dict(), "config": settings, "test_accuracy": test_accuracy}
+    results = {"config": settings, "test_accuracy": test_accuracy, "log": log,
                "parameters": sum(p.numel() for p in model.parameters())}
-    for path in (config.checkpoint, config.results):
-        path.parent.mkdir(parents=True, exist_ok=True)
     atomic_save(config.checkpoint, lambda tmp: torch.save(checkpoint, tmp))
     atomic_save(config.results, lambda tmp: tmp.write_text(json.dumps(results, indent=2) + "\n"))
     print(f"test accuracy {test_accuracy:.4f}; saved {config.checkpoint}")

@@ -7,12 +7,13 @@ import torch
 from gan_metrics import frechet_distance, inception_score
 
 
-def test_inception_score_bounds():
+def test_inception_score_of_known_inputs():
     confident_uniform = torch.eye(10).repeat(5, 1)  # every class equally often, each certain
     assert inception_score(confident_uniform) == pytest.approx(10, rel=1e-6)
-    one_class = torch.zeros(50, 10)
-    one_class[:, 3] = 1
-    assert inception_score(one_class) == pytest.approx(1)
+    two_classes = torch.eye(10)[[2, 7]].repeat(25, 1)  # two digits, each certain: exp(log 2)
+    assert inception_score(two_classes) == pytest.approx(2, rel=1e-6)
+    identical_rows = torch.softmax(torch.randn(1, 10), dim=1).repeat(50, 1)  # p(y|x) = p(y): KL 0
+    assert inception_score(identical_rows) == pytest.approx(1)
     assert inception_score(torch.full((50, 10), 0.1)) == pytest.approx(1)
 
 

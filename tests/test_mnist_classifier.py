@@ -46,15 +46,21 @@ def test_training_cli_writes_checkpoint_and_results(tmp_path):
     assert saved["test_accuracy"] == report["test_accuracy"]
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--epochs", "0"], "--epochs must be at least 1"),
-    (["--max_shift", "9"], "--max_shift must be between 0 and 4"),
-])
-def test_training_cli_rejects_bad_flags(flags, message, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        mnist_classifier.main(flags)
-    assert exit_info.value.code == 2
-    assert message in capsys.readouterr().err
+def test_training_cli_refuses_bad_flags_and_unwritable_targets_before_training(tmp_path, capsys):
+    root = write_synthetic_mnist(tmp_path / "data", n_train=64, n_test=32)
+    (tmp_path / "a_file").write_text("")
+    for flags in (["--epochs", "0"], ["--max_shift", "9"], ["--checkpoint", str(tmp_path / "a_file" / "clf.pt")],
+                  ["--results", str(tmp_path / "a_file" / "clf.json")]):
+        with pytest.raises(SystemExit) as exit_info:
+            mnist_classifier.main(["--data_root", str(root), "--checkpoint", str(tmp_path / "clf.pt"),
+                                   "--results", str(tmp_path / "clf.json"), *flags])
+        assert exit_info.value.code == 2 and flags[0] in capsys.readouterr().err.strip().splitlines()[-1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "data"]
+
+
+def test_the_committed_classifier_stores_no_machine_paths():
+    config = torch.load(mnist_classifier.DEFAULT_CHECKPOINT, weights_only=True)["config"]
+    assert config["checkpoint"] == "Part2/checkpoints/mnist_classifier.pt" and config["data_root"] == "Part2/data"
 
 
 def test_load_classifier_explains_a_missing_file(tmp_path):
