@@ -11,13 +11,12 @@ The committed generator:
 
 Into --out_dir: samples/step_*.png (5x5 grids of one fixed latent batch), generator_{start,
 middle,end}.pt, latest.pt (everything --resume needs) and log.json (losses, scores, CPU time).
+`--resume out_dir/latest.pt` continues a run where it stopped: the checkpoint's settings are the
+defaults, flags given apply and are logged, except the model's --arch, --mbstd and --latent_dim.
 """
 
 import argparse
 import json
-import shutil
-import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,7 +27,10 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torchvision.utils import save_image
 from tqdm import tqdm
 
-from mnist_data import DEFAULT_ROOT, MnistUnavailable, atomic_save, mnist_tensors, prepare_mnist
+from gan_metrics import Scorer
+from mnist_classifier import load_classifier
+from mnist_data import (DEFAULT_ROOT, REPO, MnistUnavailable, atomic_save, check_writable, config_dict, mnist_tensors,
+                        non_negative_int, positive_float, positive_int, prepare_mnist, probability, torch_device)
 
 IMAGE_SHAPE = (1, 28, 28)
 EVAL_SAMPLES = 10_000  # samples scored at each evaluation
@@ -128,7 +130,7 @@ class Discriminator(nn.Module):
         return torch.sigmoid(self.logits(x))
 
 
-# ------------------------------------------------------------------------ the two steps
+# ------------------------------------------------------------------------ training
 #
 # The objective (10):  min_G max_D  E_x[log D(x)] + E_z[log(1 - D(G(z)))].
 # D ascends it: log D(x) + log(1 - D(G(z))) is minus the BCE of D(x) against 1 and of D(G(z))
@@ -177,9 +179,6 @@ def averaged(G, decay):
     return AveragedModel(G, multi_avg_fn=update, use_buffers=True)
 
 
-# --------------------------------------------------------------------------- checkpoints
-
-
 def load_generator(path, device="cpu"):
     """A Generator in eval mode from a generator_*.pt, rebuilt from the config beside its weights."""
     try:
@@ -193,23 +192,17 @@ def load_generator(path, device="cpu"):
     return G.to(device).eval()
 
 
-def load_training_checkpoint(path):
-    """A latest.pt written by this script, with its settings; ValueError if it is not one."""
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-        config = argparse.Namespace(**checkpoint["config"])
-    except FileNotFoundError:
-        raise ValueError(f"no checkpoint at {path}") from None
-    except Exception as error:
-        raise ValueError(f"{path} is not a readable checkpoint ({type(error).__name__})") from None
-    if not {"G", "D", "opt_G", "opt_D", "step", "rng", "log"} <= checkpoint.keys():
-        raise ValueError(f"{path} is not a training checkpoint (a latest.pt)")
-    if vars(config).keys() != vars(parse_args([])[1]).keys():
-        raise ValueError(f"{path} was written by another version of my_gan.py")
-    return checkpoint, config
+def save_generator(G, path, config, step):
+    atomic_save(path, lambda tmp: torch.save({"model": G.state_dict(), "config": config, "step": step}, tmp))
 
 
-# --------------------------------------------------------------------------- training
+@torch.no_grad()
+def save_grid(G, z, path):
+    """The 5 x 5 grid of G(z), drawn in eval mode (BatchNorm's running statistics)."""
+    G.eval()
+    grid = G(z).cpu()
+    G.train()
+    atomic_save(path, lambda tmp: save_image(grid, tmp, nrow=5, normalize=True, value_range=(-1, 1), format="png"))
 
 
 def epoch_order(n, seed, epoch):
@@ -217,9 +210,18 @@ def epoch_order(n, seed, epoch):
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100003 + epoch))
 
 
+def evaluate(scorer, G, log, step):
+    """Score EVAL_SAMPLES samples of G into the log."""
+    scores = scorer.evaluate_generator(G, n=EVAL_SAMPLES)
+    log["evaluations"].append({"step": step, "epoch": step / log["steps_per_epoch"],
+                               "train_cpu_seconds": log["train_cpu_seconds"], **scores})
+    tqdm.write(f"step {step}: IS {scores['inception_score']:.2f}, FID {scores['fid']:.2f}, "
+               f"confident {scores['confident']:.1%}")
+
+
 def train(config, images, checkpoint=None):
-    """Train G and D on `images` (N, 1, 28, 28) in [-1, 1] as configured (from `checkpoint` if
-    given); return the log."""
+    """Train G and D on `images` (N, 1, 28, 28) in [-1, 1] as configured, from `checkpoint` (a
+    latest.pt) if given, writing into config.out_dir; return the log."""
     device, out_dir = torch.device(config.device), Path(config.out_dir)
     torch.manual_seed(config.seed)
     steps_per_epoch = len(images) // config.batch_size  # whole batches only, for BatchNorm
@@ -231,213 +233,137 @@ def train(config, images, checkpoint=None):
     opt_G = torch.optim.Adam(G.parameters(), lr=config.lr, betas=(config.beta1, 0.999))
     opt_D = torch.optim.Adam(D.parameters(), lr=config.lr, betas=(config.beta1, 0.999))
     G_ema = averaged(G, config.ema) if config.ema else None
-    sampler = G_ema.module if G_ema else G  # samples, checkpoints and scores come from the average
-    scorer = None
-    if config.eval_interval:
-        from gan_metrics import Scorer  # needs the trained classifier
-
-        # Built here, after G and D: its layers are initialised (then overwritten) from the global
-        # RNG, so a run without scoring draws other noise than a scored one.
-        scorer = Scorer(config.data_root, device=device)
-    (out_dir / "samples").mkdir(parents=True, exist_ok=True)
-
-    log = {"config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(config).items()},
-           "steps_per_epoch": steps_per_epoch, "losses": [], "evaluations": [], "train_cpu_seconds": 0.0}
-    step = 0
-    if checkpoint is not None:
-        G.load_state_dict(checkpoint["G"])
-        D.load_state_dict(checkpoint["D"])
-        opt_G.load_state_dict(checkpoint["opt_G"])
-        opt_D.load_state_dict(checkpoint["opt_D"])
-        if G_ema:
-            G_ema.load_state_dict(checkpoint["G_ema"])
-        step, log = checkpoint["step"], checkpoint["log"] | {"config": log["config"]}
-        torch.set_rng_state(checkpoint["rng"])
+    sampler = G_ema.module if G_ema else G  # grids, checkpoints and scores come from the average
+    # Built after G and D: the classifier's layers are initialised (then overwritten) from the
+    # global RNG, so a run without scoring draws other noise than a scored one.
+    scorer = Scorer(config.data_root, device=device) if config.eval_interval else None
     # One fixed latent batch, from its own RNG, shows the same 25 points in every grid.
     z_fixed = torch.randn(25, config.latent_dim, generator=torch.Generator().manual_seed(config.seed)).to(device)
 
-    def save_generator(name):
-        atomic_save(out_dir / name, lambda tmp: torch.save(
-            {"model": sampler.state_dict(), "config": log["config"], "step": step}, tmp))
+    log = {"config": config_dict(config), "steps_per_epoch": steps_per_epoch, "losses": [], "evaluations": [],
+           "train_cpu_seconds": 0.0}
+    step, running = 0, []  # running: the losses since the last row of the log
+    if checkpoint is not None:
+        G.load_state_dict(checkpoint["G"])
+        D.load_state_dict(checkpoint["D"])
+        for opt, state in ((opt_G, checkpoint["opt_G"]), (opt_D, checkpoint["opt_D"])):
+            opt.load_state_dict(state)
+            opt.param_groups[0].update(lr=config.lr, betas=(config.beta1, 0.999))  # this run's settings
+        if G_ema and checkpoint.get("G_ema"):  # else the average starts here
+            G_ema.load_state_dict(checkpoint["G_ema"])
+        step, running = checkpoint["step"], checkpoint["running"]
+        log = checkpoint["log"] | {"config": log["config"], "steps_per_epoch": steps_per_epoch}
+        torch.set_rng_state(checkpoint["rng"])
 
-    def save_samples():
-        sampler.eval()
-        with torch.no_grad():
-            grid = sampler(z_fixed).cpu()
-        atomic_save(out_dir / "samples" / f"step_{step:07d}.png", lambda tmp: save_image(
-            grid, tmp, nrow=5, normalize=True, value_range=(-1, 1), format="png"))
-        sampler.train()
-
-    def save_latest():
-        state = {"G": G.state_dict(), "D": D.state_dict(), "opt_G": opt_G.state_dict(),
-                 "opt_D": opt_D.state_dict(), "step": step, "rng": torch.get_rng_state(),
-                 "config": log["config"], "log": log}
-        if G_ema:
-            state["G_ema"] = G_ema.state_dict()
-        atomic_save(out_dir / "latest.pt", lambda tmp: torch.save(state, tmp))
-        atomic_save(out_dir / "log.json", lambda tmp: tmp.write_text(json.dumps(log, indent=1) + "\n"))
-
-    def evaluate():
-        scores = scorer.evaluate_generator(sampler, n=EVAL_SAMPLES)
-        log["evaluations"].append({"step": step, "epoch": step / steps_per_epoch,
-                                   "train_cpu_seconds": log["train_cpu_seconds"], **scores})
-        tqdm.write(f"step {step}: IS {scores['inception_score']:.2f}, FID {scores['fid']:.2f}, "
-                   f"confident {scores['confident']:.1%}")
-
+    (out_dir / "samples").mkdir(parents=True, exist_ok=True)
     if step == 0:
-        save_generator("generator_start.pt")
-        save_samples()
+        save_generator(sampler, out_dir / "generator_start.pt", log["config"], step)
+        save_grid(sampler, z_fixed, out_dir / "samples" / f"step_{step:07d}.png")
         if scorer:
-            evaluate()
-    running = []
-    G.train()
-    D.train()
-    while step < total_steps:
-        epoch, offset = divmod(step, steps_per_epoch)
+            evaluate(scorer, sampler, log, step)
+    progress = tqdm(total=total_steps, initial=step, desc="GAN steps")
+    for epoch in range(step // steps_per_epoch, config.n_epochs):
         order = epoch_order(len(images), config.seed, epoch)[: steps_per_epoch * config.batch_size]
-        progress = tqdm(order.view(steps_per_epoch, config.batch_size)[offset:], leave=False,
-                        desc=f"epoch {epoch + 1}/{config.n_epochs}", initial=offset, total=steps_per_epoch)
-        tick = time.process_time()
-        for index in progress:
+        for index in order.view(steps_per_epoch, config.batch_size)[step - epoch * steps_per_epoch:]:
             real = images[index].to(device)  # (B, 1, 28, 28)
+            tick = time.process_time()  # the CPU time that compares runs: the two steps, nothing else
             fake = G(torch.randn(config.batch_size, config.latent_dim, device=device))  # z ~ N(0, I)
             loss_d, d_real = discriminator_step(D, opt_D, real, fake)
             loss_g, d_fake = generator_step(D, opt_G, fake)
             if G_ema:
                 G_ema.update_parameters(G)
+            log["train_cpu_seconds"] += time.process_time() - tick
             step += 1
+            progress.update()
             running.append((loss_d, loss_g, d_real, d_fake))
+
             if step % LOG_INTERVAL == 0 or step == total_steps:
                 means = torch.tensor(running).mean(dim=0).tolist()
                 log["losses"].append(dict(zip(("step", "loss_d", "loss_g", "d_real", "d_fake"), [step, *means])))
                 progress.set_postfix(loss_D=f"{means[0]:.3f}", loss_G=f"{means[1]:.3f}")
                 running = []
-
-            at_epoch_end = step % steps_per_epoch == 0
-            eval_now = scorer and (step == total_steps or at_epoch_end
-                                   and (step // steps_per_epoch) % config.eval_interval == 0)
-            save_now = step % config.save_interval == 0 or step == total_steps
-            if eval_now or save_now or at_epoch_end or step == max(total_steps // 2, 1):
-                # Bookkeeping is not training: keep it out of the CPU time that compares runs.
-                log["train_cpu_seconds"] += time.process_time() - tick
-                if save_now:
-                    save_samples()
-                if step == max(total_steps // 2, 1):
-                    save_generator("generator_middle.pt")
-                if eval_now:
-                    evaluate()
-                save_latest()
-                tick = time.process_time()
-        log["train_cpu_seconds"] += time.process_time() - tick
-        progress.close()
-    save_generator("generator_end.pt")
-    save_latest()
+            if step % config.save_interval == 0 or step == total_steps:
+                save_grid(sampler, z_fixed, out_dir / "samples" / f"step_{step:07d}.png")
+            if step == max(total_steps // 2, 1):
+                save_generator(sampler, out_dir / "generator_middle.pt", log["config"], step)
+            if step == total_steps:
+                save_generator(sampler, out_dir / "generator_end.pt", log["config"], step)
+            if scorer and (step % (config.eval_interval * steps_per_epoch) == 0 or step == total_steps):
+                evaluate(scorer, sampler, log, step)
+            if step % config.save_interval == 0 or step == total_steps:  # everything --resume needs
+                latest = {"G": G.state_dict(), "D": D.state_dict(), "G_ema": G_ema.state_dict() if G_ema else None,
+                          "opt_G": opt_G.state_dict(), "opt_D": opt_D.state_dict(), "step": step,
+                          "rng": torch.get_rng_state(), "running": running, "config": log["config"], "log": log}
+                atomic_save(out_dir / "latest.pt", lambda tmp: torch.save(latest, tmp))
+                atomic_save(out_dir / "log.json", lambda tmp: tmp.write_text(json.dumps(log, indent=1) + "\n"))
+    progress.close()
     return log
 
 
 # ------------------------------------------------------------------------------- command line
 
-# Flags that say where a run happens, not what it is: a resumed run may set them anew.
-PLACE_FLAGS = ("n_epochs", "device", "threads", "data_root", "resume")
-
 
 def parse_args(argv=None):
+    """The parser and the flags in argv (sys.argv when None)."""
     parser = argparse.ArgumentParser(description="Train a GAN on MNIST with the minimax objective.",
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter, allow_abbrev=False)
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--arch", choices=("mlp", "dcgan"), default="mlp",
-                        help="G and D: the assignment's MLPs, or small convolutional nets")
+                        help="G and D: the assignment's MLPs or small convolutional nets")
     parser.add_argument("--mbstd", action="store_true", help="give the mlp D its batch's feature spread")
-    parser.add_argument("--ema", type=float, default=0.0,
-                        help="decay of a moving average of G's weights, with warm-up (0 = off)")
-    parser.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate of G and D")
-    parser.add_argument("--beta1", type=float, default=0.5, help="Adam's momentum decay for G and D")
-    parser.add_argument("--batch_size", type=int, default=64, help="real (and fake) images per step")
-    parser.add_argument("--n_epochs", type=int, default=200, help="passes over the training set")
-    parser.add_argument("--latent_dim", type=int, default=100, help="dimension of z ~ N(0, I)")
-    parser.add_argument("--save_interval", type=int, default=500,
-                        help="save a sample grid and latest.pt every this many batches")
-    parser.add_argument("--eval_interval", type=int, default=1,
-                        help=f"score {EVAL_SAMPLES} samples every this many epochs (0 = never)")
+    parser.add_argument("--ema", type=probability, default=0.0, help="decay of an average of G's weights (0 = off)")
+    parser.add_argument("--lr", type=positive_float, default=2e-4, help="Adam learning rate of G and D")
+    parser.add_argument("--beta1", type=probability, default=0.5, help="Adam's momentum decay for G and D")
+    parser.add_argument("--batch_size", type=positive_int, default=64, help="real (and fake) images per step")
+    parser.add_argument("--n_epochs", type=positive_int, default=200, help="passes over the training set")
+    parser.add_argument("--latent_dim", type=positive_int, default=100, help="dimension of z ~ N(0, I)")
+    parser.add_argument("--save_interval", type=positive_int, default=500, help="batches between grids and latest.pt")
+    parser.add_argument("--eval_interval", type=non_negative_int, default=1, help="epochs between scorings (0 = never)")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
-    parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0 = torch's default)")
+    parser.add_argument("--device", type=torch_device, default="cpu", help="torch device, e.g. cpu or cuda")
+    parser.add_argument("--threads", type=non_negative_int, default=0, help="CPU threads for torch (0 = its default)")
     parser.add_argument("--data_root", type=Path, default=DEFAULT_ROOT, help="folder holding MNIST/raw/")
-    parser.add_argument("--out_dir", type=Path, default=Path(__file__).resolve().parent / "runs" / "gan",
-                        help="folder for sample grids, checkpoints and the log")
+    parser.add_argument("--out_dir", type=Path, default=REPO / "Part2" / "runs" / "gan",
+                        help="folder for sample grids, checkpoints and the log (with --resume: its folder)")
     parser.add_argument("--resume", type=Path, default=None,
-                        help=f"continue from this latest.pt with its settings (only --{', --'.join(PLACE_FLAGS[:-1])} "
-                             "may be given anew)")
-    args = parser.parse_args(argv)
-    for name in ("batch_size", "n_epochs", "latent_dim", "save_interval"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name} must be at least 1")
-    for name in ("eval_interval", "threads"):
-        if getattr(args, name) < 0:
-            parser.error(f"--{name} must be 0 or positive")
-    if not args.lr > 0:
-        parser.error("--lr must be positive")
-    for name in ("ema", "beta1"):
-        if not 0 <= getattr(args, name) < 1:
-            parser.error(f"--{name} must be in [0, 1)")
-    if args.mbstd and args.arch != "mlp":
-        parser.error("--mbstd needs --arch mlp")
-    try:
-        device = torch.device(args.device)
-    except RuntimeError:
-        parser.error(f"--device {args.device!r} is not a torch device")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        parser.error("--device cuda, but CUDA is not available")
-    # The flags written on the command line, as opposed to those left at their defaults (each
-    # flag is --its_name, and allow_abbrev=False keeps them whole).
-    argv = sys.argv[1:] if argv is None else [str(arg) for arg in argv]
-    given = {name for name in vars(args) for arg in argv if arg == f"--{name}" or arg.startswith(f"--{name}=")}
-    return parser, args, given
-
-
-def resumed_config(parser, args, given):
-    """The settings of the run in --resume's checkpoint, with the PLACE_FLAGS given anew."""
-    refused = [name for name in given if name not in PLACE_FLAGS]
-    if refused:
-        parser.error(f"--{refused[0]}: with --resume the settings come from the checkpoint")
-    try:
-        checkpoint, config = load_training_checkpoint(args.resume)
-    except ValueError as error:
-        parser.error(f"--resume: {error}")
-    config = argparse.Namespace(**vars(config) | {name: getattr(args, name) for name in given}
-                                | {"out_dir": args.resume.parent})
-    if checkpoint["step"] >= config.n_epochs * checkpoint["log"]["steps_per_epoch"]:
-        parser.error(f"--resume: {args.resume} is at step {checkpoint['step']}, the end of "
-                     f"--n_epochs {config.n_epochs}; give more epochs")
-    if torch.device(config.device).type == "cuda" and not torch.cuda.is_available():
-        parser.error(f"--resume: the run trained on {config.device}, which is not available; give --device")
-    return checkpoint, config
+                        help="continue this latest.pt's run; its settings are the defaults, its model is kept")
+    return parser, parser.parse_args(argv)
 
 
 def main(argv=None):
-    parser, args, given = parse_args(argv)
+    parser, args = parse_args(argv)
     checkpoint = None
-    if args.resume is not None:  # everything is checked before anything is written
-        checkpoint, args = resumed_config(parser, args, given)
-    try:
+    if args.resume is not None:  # as nanoGPT: the run's own settings become the defaults
+        try:
+            checkpoint = torch.load(args.resume, map_location="cpu", weights_only=True)
+            saved = checkpoint["config"]
+            shape = {key: saved[key] for key in ("arch", "mbstd", "latent_dim")}
+            parser.set_defaults(**saved | {"data_root": REPO / saved["data_root"], "out_dir": args.resume.parent})
+            lacking = [key for key in ("G", "D", "opt_G", "opt_D", "rng", "running", "log", "step")
+                       if key not in checkpoint]
+        except Exception as error:  # unreadable, or without the settings
+            parser.error(f"--resume: {args.resume} is not a latest.pt ({type(error).__name__} {error})".splitlines()[0])
+        if lacking:
+            parser.error(f"--resume: {args.resume} lacks {', '.join(lacking)}, which resuming needs")
+        args = parser.parse_args(argv)
+        for key, value in shape.items():  # the model's shape is the checkpoint's
+            if getattr(args, key) != value:
+                parser.error(f"--{key}: the model in {args.resume} has {key} {value}")
+    if args.mbstd and args.arch != "mlp":
+        parser.error("--mbstd needs --arch mlp")
+    try:  # everything is checked before anything is written
         images, _ = mnist_tensors(prepare_mnist(args.data_root))  # (60000, 1, 28, 28) in [-1, 1]
-    except MnistUnavailable as error:
-        parser.error(str(error))
+        if args.eval_interval:
+            load_classifier()  # train() builds the Scorer with it
+    except (MnistUnavailable, FileNotFoundError, ValueError) as error:
+        parser.error(str(error).splitlines()[0])
     if args.batch_size > len(images):
         parser.error(f"--batch_size {args.batch_size} exceeds the {len(images)} training images")
-    created = not args.out_dir.exists()
-    try:  # permission bits do not tell the truth for root or read-only file systems: try it
-        args.out_dir.mkdir(parents=True, exist_ok=True)
-        tempfile.TemporaryFile(dir=args.out_dir).close()
-    except OSError as error:
-        parser.error(f"--out_dir {args.out_dir} is not a writable folder ({error.strerror})")
+    if checkpoint and checkpoint["step"] >= args.n_epochs * (len(images) // args.batch_size):
+        parser.error(f"--resume: {args.resume} is at step {checkpoint['step']}, the end of --n_epochs {args.n_epochs}")
+    check_writable(parser, "--out_dir", args.out_dir)
     if args.threads:
         torch.set_num_threads(args.threads)
-    try:
-        log = train(args, images, checkpoint)
-    except FileNotFoundError as error:  # no classifier to score with: found before the first step
-        if created:
-            shutil.rmtree(args.out_dir)
-        parser.error(str(error))
+    log = train(args, images, checkpoint)
     if log["evaluations"]:
         last = log["evaluations"][-1]
         print(f"done: step {last['step']}, IS {last['inception_score']:.2f}, FID {last['fid']:.2f}")

@@ -1,12 +1,22 @@
-"""Shared set-up: one thread (tiny models run fastest on one, and tests stay repeatable) and a
-synthetic MNIST for Part 2's tests."""
+"""Shared set-up: one thread (tiny models run fastest on one, and tests stay repeatable), no
+download by torchvision, and a synthetic MNIST for Part 2's tests."""
 
 import pytest
 import torch
+import torchvision
 
 from mnist_data import write_synthetic_mnist
 
 torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def offline_torchvision(monkeypatch):
+    """torchvision's MNIST download fails at once, as it does without a network."""
+    def no_network(self):
+        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz:\nno network in tests")
+
+    monkeypatch.setattr(torchvision.datasets.MNIST, "download", no_network)
 
 
 @pytest.fixture(scope="session")
