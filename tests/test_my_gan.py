@@ -1,5 +1,6 @@
 """The GAN: its models, that each step learns, that a short run learns, resume, checkpoints, bad input."""
 
+import itertools
 import json
 import subprocess
 import sys
@@ -131,11 +132,10 @@ def test_a_killed_and_resumed_run_writes_the_log_of_an_uninterrupted_one(mnist_r
     monkeypatch.setattr(my_gan, "LOG_INTERVAL", 5)  # rows at 5, 10, 15, 16; latest.pt at 3, 6, 9, ...
     flags = ("--n_epochs", 2, "--eval_interval", 1, "--ema", 0.9)
     straight = train_tiny(mnist_root, tmp_path / "straight", *flags)
-    step = my_gan.generator_step
+    step, calls = my_gan.generator_step, itertools.count(1)
 
-    def killed_at_the_seventh(*args, calls=[]):
-        calls.append(1)
-        if len(calls) == 7:
+    def killed_at_the_seventh(*args):
+        if next(calls) == 7:
             raise KeyboardInterrupt
         return step(*args)
 
