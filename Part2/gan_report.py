@@ -48,8 +48,8 @@ def changes(config, base):
                     if key not in NOT_THE_RECIPE and config[key] != base.get(key))
 
 
-def write_json(obj, path):
-    atomic_save(path, lambda tmp: tmp.write_text(json.dumps(obj, indent=1) + "\n"))
+def write_json(path, data):
+    atomic_save(path, lambda tmp: tmp.write_text(json.dumps(data, indent=1) + "\n"))
 
 
 def read_json(path):
@@ -114,11 +114,11 @@ def collect(runs, machine, data_root=DEFAULT_ROOT):
         if not (runs[FINAL] / f"generator_{stage}.pt").is_file():
             raise ValueError(f"{runs[FINAL]} has no generator_{stage}.pt")
     scorer = Scorer(prepare_mnist(data_root))
-    write_json(scorer.real_data_baseline(n=my_gan.EVAL_SAMPLES), RESULTS / "real_baseline.json")
+    write_json(RESULTS / "real_baseline.json", scorer.real_data_baseline(n=my_gan.EVAL_SAMPLES))
     rows = read_runs(RESULTS / "runs.csv") if (RESULTS / "runs.csv").is_file() else []
     (FIGURES / "training_grids").mkdir(parents=True, exist_ok=True)
     for name, folder in runs.items():
-        write_json(logs[name], RESULTS / f"gan_{name}.json")
+        write_json(RESULTS / f"gan_{name}.json", logs[name])
         # A run made again on the same machine replaces its row; any other run is kept.
         rows = [row for row in rows if (row["run"], row["machine"]) != (name, machine)]
         rows.append(summary_of(name, logs[name], machine))
@@ -128,8 +128,8 @@ def collect(runs, machine, data_root=DEFAULT_ROOT):
         if name == FINAL:
             for stage in ("start", "middle", "end"):
                 copy(folder / f"generator_{stage}.pt", CHECKPOINTS / f"generator_{stage}.pt")
-            write_json(seed_spread(load_generator(CHECKPOINTS / "generator_end.pt"), scorer),
-                       RESULTS / "gan_seed_spread.json")
+            write_json(RESULTS / "gan_seed_spread.json",
+                       seed_spread(load_generator(CHECKPOINTS / "generator_end.pt"), scorer))
     write_runs(rows, RESULTS / "runs.csv")
 
 
