@@ -69,7 +69,8 @@ def save_figure(fig, path):
 def summary_of(name, log, machine):
     """One row of runs.csv: a run's recipe, length, cost and final scores."""
     final = log["evaluations"][-1]
-    return {"run": name, "flags": changes(log["config"], {"arch": "mlp"}) or "template",
+    template = vars(my_gan.parse_args([])[1])
+    return {"run": name, "flags": changes(log["config"], template) or "template",
             "epochs": round(final["epoch"], 2), "cpu_minutes": round(final["train_cpu_seconds"] / 60, 1),
             **{key: round(final[key], 4) for key in SCORES}, "machine": machine}
 
