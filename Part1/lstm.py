@@ -59,19 +59,13 @@ def lstm_steps(x, W_x, W_h, b):
         yield h
 
 
-def _tanh_(z):
-    """tanh(z) = 2 sigmoid(2z) - 1, in place: four kernels, yet on a 128 x 128 tensor with torch
-    2.14.1 on one thread they take 30 µs where torch.tanh_ takes 52 µs (measured on the machine
-    of the committed benchmark)."""
-    return z.mul_(2).sigmoid_().mul_(2).sub_(1)
-
-
 class LSTMFunction(torch.autograd.Function):
     """Equations (1)-(6) with backpropagation through time written out.
 
-    Each step's four pre-activations a_t = [a^g_t; a^i_t; a^f_t; a^o_t] come from one product,
-    a_t = [W_h; W_x; b]ᵀ [h_{t-1}; x_t; 1] (the bias is the weight of an input that is always 1),
-    and g_t = tanh(a^g_t), i_t = σ(a^i_t), f_t = σ(a^f_t), o_t = σ(a^o_t) as in (1)-(4).
+    Each step's four pre-activations a_t = [a^g_t; a^i_t; a^f_t; a^o_t] are [W_x; b]ᵀ [x_t; 1] (the
+    bias is the weight of an input that is always 1), computed for all steps at once before the
+    loop, plus W_hᵀ h_{t-1}, added step by step from t = 2 (h_0 = 0 adds nothing); then
+    g_t = tanh(a^g_t), i_t = σ(a^i_t), f_t = σ(a^f_t), o_t = σ(a^o_t) as in (1)-(4).
 
     Backward, with δh_t = dL/dh_t and δc_t = dL/dc_t, starts from δh_T (the head's gradient,
     which autograd hands in) and δc_{T+1} = 0, and for t = T, ..., 1 computes:
@@ -82,94 +76,115 @@ class LSTMFunction(torch.autograd.Function):
         (B4) δa^g_t = δg_t ⊙ (1 - g_t²)                                        by (1): tanh' = 1 - tanh²
              δa^i_t = δi_t ⊙ i_t ⊙ (1 - i_t), likewise δa^f_t and δa^o_t     by (2)-(4): σ' = σ(1 - σ)
         (B5) δh_{t-1} = W_gh^T δa^g_t + W_ih^T δa^i_t + W_fh^T δa^f_t + W_oh^T δa^o_t = W_h δa_t    by (1)-(4)
-        (B6) dL/d[W_h; W_x; b]ᵀ += δa_t [h_{t-1}; x_t; 1]ᵀ                         by (1)-(4)
+        (B6) dL/dW_hᵀ += δa_t h_{t-1}ᵀ                                           by (1)-(4)
 
-    and after the loop (B7) dL/dx_t = W_x δa_t for every step at once.
+    (B5) and (B6) are skipped at t = 1, where h_0 = 0. After the loop, for all steps at once,
+    (B6') dL/d[W_x; b]ᵀ = Σ_t δa_t [x_t; 1]ᵀ and (B7) dL/dx_t = W_x δa_t.
 
     Only δh_t and δc_t carry the recursion; every other factor of (B1)-(B4) is a value of the
-    forward pass. So before the loop, for all steps at once, backward turns the buffer of δa_t
-    into those factors, κ^o_t = tanh(c_t) ⊙ o_t ⊙ (1 - o_t), κ^g_t = i_t ⊙ (1 - g_t²),
-    κ^i_t = g_t ⊙ i_t ⊙ (1 - i_t), κ^f_t = c_{t-1} ⊙ f_t ⊙ (1 - f_t), and keeps
-    κ^c_t = o_t ⊙ (1 - tanh²(c_t)) beside it; the loop then needs five kernels a step:
-    δc_t = δh_t ⊙ κ^c_t + δc_{t+1} ⊙ f_{t+1}, δa^o_t = δh_t ⊙ κ^o_t, δa^{g,i,f}_t = δc_t ⊙ κ^{g,i,f}_t,
-    and the products (B5) and (B6). (Measured as benchmark.py does, interleaved, against the same
-    code doing (B1)-(B4) step by step in fourteen kernels: 3-7% less time per training step at
-    T = 10, 50 and 200, at one thread and at two.)
+    forward pass. So before the loop, for all steps at once, backward computes those factors,
+    κ^g_t = i_t ⊙ (1 - g_t²), κ^i_t = g_t ⊙ i_t ⊙ (1 - i_t), κ^f_t = c_{t-1} ⊙ f_t ⊙ (1 - f_t),
+    κ^o_t = tanh(c_t) ⊙ o_t ⊙ (1 - o_t) and κ^c_t = o_t ⊙ (1 - tanh²(c_t)), two kernels each; the
+    loop then needs four element-wise kernels a step, δc_t = δh_t ⊙ κ^c_t + δc_{t+1} ⊙ f_{t+1},
+    δa^o_t = δh_t ⊙ κ^o_t, δa^{g,i,f}_t = δc_t ⊙ κ^{g,i,f}_t and δc_t ⊙ f_t, and the products (B5), (B6).
 
     Every per-step tensor is laid out feature-major, (features, batch), so that the gates
-    (4 * hidden, batch) split into four contiguous blocks, which element-wise kernels run through
-    faster than the strided column blocks of (batch, 4 * hidden). Forward keeps the activated
-    gates, c_t and tanh(c_t) of every step in buffers allocated once, and neither loop allocates
-    tensor storage. Both loops take their steps' views from `unbind` up front rather than slicing
-    inside the loop: on 128 x 128 tensors each slice costs about as much as an element-wise kernel
-    (2-7% of a training step, measured as above).
+    (4 * hidden, batch) split into four contiguous blocks. Kernels write whole contiguous blocks:
+    an `out=` that is a strided view makes PyTorch compute into a temporary and copy it over
+    (four times the kernel's time on (10, 128, 128) here). Both loops take their steps' views from
+    `unbind` up front rather than slicing inside the loop: on 128 x 128 tensors each slice costs
+    about as much as an element-wise kernel.
+
+    A training step allocates the same buffers every step, and freshly allocated memory costs page
+    faults on its first write: given a `workspace` (a dict, which `LSTM` keeps), forward and
+    backward take their buffers out of it when it holds them in the right shape, and backward puts
+    them all back when it is done (5% of a training step at T = 10 for backward's own buffers,
+    another 5% for forward's). A buffer is out of the workspace while a graph may still need it,
+    so two forward passes before a backward get buffers of their own; only a graph kept for a
+    second backward (retain_graph=True) can see its buffers reused by a later forward pass, and
+    PyTorch's check of saved tensors then raises an error rather than computing wrong gradients.
     """
 
     @staticmethod
-    def forward(ctx, x, W_x, W_h, b):
+    def forward(ctx, x, W_x, W_h, b, workspace=None):
         batch, T, input_dim = x.shape
         hidden = W_h.shape[0]
-        # Zero rows pad [W_h; W_x; b] to a multiple of 16 rows: the BLAS kernels that accumulate
-        # dL/dW in backward run about a third slower on odd sizes such as 139 than on 144.
-        rows = hidden + input_dim + 1
-        padding = W_h.new_zeros(-rows % 16, 4 * hidden)
-        W_t = torch.cat([W_h, W_x, b[None], padding]).t().contiguous()  # (4 * hidden, rows + padding)
-        # hx[t] = [h_t; x_{t+1}; 1; 0], (rows + padding, batch); h_0 = 0.
-        hx = x.new_zeros(T + 1, W_t.shape[1], batch)
-        hx[:T, hidden:rows - 1] = x.permute(1, 2, 0)
-        hx[:, rows - 1] = 1
-        gates = x.new_empty(T, 4 * hidden, batch)  # activated gates [g; i; f; o] of each step
-        cs = x.new_zeros(T + 1, hidden, batch)  # cs[t] = c_t; c_0 = 0
-        tanh_cs = x.new_empty(T, hidden, batch)  # tanh(c_t) of steps 1..T, reused by backward
-        g, i, f, o = gates.view(T, 4, hidden, batch).unbind(1)  # each (T, hidden, batch)
-        steps = zip(hx.unbind(0), hx[1:, :hidden].unbind(0), gates.unbind(0), gates[:, hidden:].unbind(0),
-                    g.unbind(0), i.unbind(0), f.unbind(0), o.unbind(0), cs.unbind(0), cs[1:].unbind(0),
-                    tanh_cs.unbind(0))
-        for hx_prev, h, a, s, g_t, i_t, f_t, o_t, c_prev, c, tanh_c in steps:
-            torch.mm(W_t, hx_prev, out=a)  # pre-activations of (1)-(4)
-            _tanh_(g_t)  # (1) g_t = tanh(a^g_t)
-            s.sigmoid_()  # (2)-(4) i_t, f_t, o_t = σ(a^i_t), σ(a^f_t), σ(a^o_t)
+        x1 = x.new_empty(T, input_dim + 1, batch)  # [x_t; 1] of each step
+        x1[:, :input_dim] = x.permute(1, 2, 0)
+        x1[:, input_dim] = 1
+        W_x1 = torch.cat([W_x, b[None]]).t()  # [W_x; b]ᵀ, (4 * hidden, input_dim + 1)
+        gates = take_buffer(workspace, "gates", x, (T, 4 * hidden, batch))  # the activated gates [g; i; f; o]
+        torch.matmul(W_x1, x1, out=gates)  # first [W_x; b]ᵀ [x_t; 1] of each step
+        W_h_t = W_h.t().contiguous()  # (4 * hidden, hidden)
+        cs = take_buffer(workspace, "cs", x, (T + 1, hidden, batch))  # cs[t] = c_t
+        cs[0] = 0  # c_0
+        hs = take_buffer(workspace, "hs", x, (T, hidden, batch))  # hs[t - 1] = h_t
+        tanh_cs = take_buffer(workspace, "tanh_cs", x, (T, hidden, batch))  # tanh(c_t), reused by backward
+        g, i, f, o = gates.unflatten(1, (4, hidden)).unbind(1)  # each (T, hidden, batch)
+        c_steps = cs.unbind(0)
+        steps = zip(gates.unbind(0), gates[:, hidden:].unbind(0), g.unbind(0), i.unbind(0), f.unbind(0),
+                    o.unbind(0), c_steps, c_steps[1:], tanh_cs.unbind(0), hs.unbind(0))
+        h_prev = None  # h_0
+        for a, ifo, g_t, i_t, f_t, o_t, c_prev, c, tanh_c, h in steps:
+            if h_prev is not None:  # + W_hᵀ h_{t-1}: the pre-activations of (1)-(4) are complete
+                a.addmm_(W_h_t, h_prev)
+            g_t.tanh_()  # (1) g_t = tanh(a^g_t)
+            ifo.sigmoid_()  # (2)-(4) i_t, f_t, o_t = σ(a^i_t), σ(a^f_t), σ(a^o_t)
             torch.mul(g_t, i_t, out=c).addcmul_(c_prev, f_t)  # (5) c_t = g_t ⊙ i_t + c_{t-1} ⊙ f_t
-            _tanh_(tanh_c.copy_(c))
+            torch.tanh(c, out=tanh_c)
             torch.mul(tanh_c, o_t, out=h)  # (6) h_t = tanh(c_t) ⊙ o_t
-        ctx.rows = rows
-        ctx.save_for_backward(W_t, hx, gates, cs, tanh_cs)
-        return hx[T, :hidden].t().contiguous()  # h_T, (batch, hidden)
+            h_prev = h
+        ctx.workspace = workspace
+        ctx.save_for_backward(x1, W_x, W_h, gates, cs, tanh_cs, hs)
+        return hs[T - 1].t().contiguous()  # h_T, (batch, hidden)
 
     @staticmethod
     def backward(ctx, grad_h):
-        W_t, hx, gates, cs, tanh_cs = ctx.saved_tensors
-        T, hidden, batch = tanh_cs.shape
-        rows = ctx.rows
-        g, i, f, o = gates.view(T, 4, hidden, batch).unbind(1)  # each (T, hidden, batch)
-        grad_pre = torch.empty_like(gates)  # κ_t first, then δa_t, of each step
-        k_g, k_i, k_f, k_o = grad_pre.view(T, 4, hidden, batch).unbind(1)
-        k_c = torch.empty_like(tanh_cs)
-        # The factors of (B1)-(B4) that the forward pass fixes, for all steps at once, in place.
-        torch.mul(o, o, out=k_o).neg_().add_(o).mul_(tanh_cs)  # κ^o = tanh(c) ⊙ o ⊙ (1 - o)
-        torch.mul(tanh_cs, tanh_cs, out=k_c).mul_(o).neg_().add_(o)  # κ^c = o ⊙ (1 - tanh²(c))
-        torch.mul(g, g, out=k_g).mul_(i).neg_().add_(i)  # κ^g = i ⊙ (1 - g²)
-        torch.mul(i, i, out=k_i).neg_().add_(i).mul_(g)  # κ^i = g ⊙ i ⊙ (1 - i)
-        torch.mul(f, f, out=k_f).neg_().add_(f).mul_(cs[:T])  # κ^f = c_{t-1} ⊙ f ⊙ (1 - f)
+        x1, W_x, W_h, gates, cs, tanh_cs, hs = ctx.saved_tensors
+        T, hidden, batch = hs.shape
+        input_dim = W_x.shape[0]
+        g, i, f, o = gates.unflatten(1, (4, hidden)).unbind(1)  # each (T, hidden, batch)
+        kappa = take_buffer(ctx.workspace, "kappa", gates, (5, T, hidden, batch))
+        grad_pre = take_buffer(ctx.workspace, "grad_pre", gates, gates.shape)  # δa_t of each step
+        k_g, k_i, k_f, k_o, k_c = kappa.unbind(0)  # each (T, hidden, batch)
+        # The factors of (B1)-(B4) that the forward pass fixes, for all steps at once.
+        one = gates.new_ones(())
+        torch.addcmul(one, g, g, value=-1, out=k_g).mul_(i)  # κ^g = i ⊙ (1 - g²)
+        torch.addcmul(i, i, i, value=-1, out=k_i).mul_(g)  # κ^i = g ⊙ i ⊙ (1 - i)
+        torch.addcmul(f, f, f, value=-1, out=k_f).mul_(cs[:T])  # κ^f = c_{t-1} ⊙ f ⊙ (1 - f)
+        torch.addcmul(o, o, o, value=-1, out=k_o).mul_(tanh_cs)  # κ^o = tanh(c) ⊙ o ⊙ (1 - o)
+        torch.addcmul(one, tanh_cs, tanh_cs, value=-1, out=k_c).mul_(o)  # κ^c = o ⊙ (1 - tanh²(c))
 
-        W_h = W_t[:, :hidden].t()  # (hidden, 4 * hidden)
-        grad_W_t = torch.zeros_like(W_t)
+        grad_W_h_t = torch.zeros_like(W_h.t())  # dL/dW_hᵀ, (4 * hidden, hidden)
         grad_h = grad_h.t().contiguous()  # δh_t, (hidden, batch), overwritten step by step
         grad_c = torch.zeros_like(grad_h)  # δc_t
-        steps = zip(hx.unbind(0), grad_pre.unbind(0), grad_pre[:, :3 * hidden].view(T, 3, hidden, batch).unbind(0),
-                    k_o.unbind(0), k_c.unbind(0), f.unbind(0))
-        for hx_prev, d, d_gif, d_o, k_c_t, f_t in reversed(list(steps)):
+        steps = list(zip(grad_pre.unbind(0), grad_pre[:, :3 * hidden].unflatten(1, (3, hidden)).unbind(0),
+                         grad_pre[:, 3 * hidden:].unbind(0), kappa[:3].unbind(1), k_o.unbind(0), k_c.unbind(0),
+                         f.unbind(0), (None, *hs.unbind(0))))
+        for d, d_gif, d_o, k_gif, k_o_t, k_c_t, f_t, h_prev in reversed(steps):
             grad_c.addcmul_(grad_h, k_c_t)  # (B2) δc_t, its second term left by the step before
-            d_o.mul_(grad_h)  # (B1), (B4) δa^o_t = δh_t ⊙ κ^o_t
-            d_gif.mul_(grad_c)  # (B3), (B4) δa^{g,i,f}_t = δc_t ⊙ κ^{g,i,f}_t
-            grad_c.mul_(f_t)  # (B2)'s second term for step t-1: δc_t ⊙ f_t
-            grad_W_t.addmm_(d, hx_prev.t())  # (B6)
-            torch.mm(W_h, d, out=grad_h)  # (B5) δh_{t-1}
-        grad_W = grad_W_t.t()
+            torch.mul(grad_h, k_o_t, out=d_o)  # (B1), (B4) δa^o_t = δh_t ⊙ κ^o_t
+            torch.mul(grad_c, k_gif, out=d_gif)  # (B3), (B4) δa^{g,i,f}_t = δc_t ⊙ κ^{g,i,f}_t
+            if h_prev is not None:  # t > 1
+                grad_c.mul_(f_t)  # (B2)'s second term for step t-1: δc_t ⊙ f_t
+                grad_W_h_t.addmm_(d, h_prev.t())  # (B6)
+                torch.mm(W_h, d, out=grad_h)  # (B5) δh_{t-1}
+        grad_W_x1 = torch.bmm(grad_pre, x1.transpose(1, 2)).sum(0).t()  # (B6'), (input_dim + 1, 4 * hidden)
         grad_x = None
         if ctx.needs_input_grad[0]:  # (B7) dL/dx_t = W_x δa_t, for all steps at once
-            grad_x = torch.matmul(W_t[:, hidden:rows - 1].t(), grad_pre).permute(2, 0, 1)
-        return grad_x, grad_W[hidden:rows - 1], grad_W[:hidden], grad_W[rows - 1]
+            grad_x = torch.matmul(W_x, grad_pre).permute(2, 0, 1)
+        if ctx.workspace is not None:  # every buffer back, for the next training step
+            ctx.workspace.update(gates=gates, cs=cs, hs=hs, tanh_cs=tanh_cs, kappa=kappa, grad_pre=grad_pre)
+        return grad_x, grad_W_x1[:input_dim], grad_W_h_t.t(), grad_W_x1[input_dim], None
+
+
+def take_buffer(workspace, name, like, shape):
+    """An uninitialised tensor of this shape, like `like`: the one `workspace` holds under `name`,
+    taken out of it, if it fits; else a new one (always, when workspace is None)."""
+    buffer = None if workspace is None else workspace.pop(name, None)
+    if buffer is None or buffer.shape != tuple(shape) or buffer.dtype != like.dtype or buffer.device != like.device:
+        buffer = like.new_empty(shape)
+    return buffer
 
 
 class LSTM(nn.Module):
@@ -189,6 +204,7 @@ class LSTM(nn.Module):
         super().__init__()
         self.seq_length = seq_length
         self.fused = fused
+        self.workspace = {}  # LSTMFunction's buffers, reused from one training step to the next
         H = num_hidden
         self.W_x = nn.Parameter(torch.empty(input_dim, 4 * H))  # [W_gx W_ix W_fx W_ox]ᵀ
         self.W_h = nn.Parameter(torch.empty(H, 4 * H))  # [W_gh W_ih W_fh W_oh]ᵀ
@@ -209,7 +225,7 @@ class LSTM(nn.Module):
 
     def forward(self, x):
         if self.fused and torch.is_grad_enabled():
-            h = LSTMFunction.apply(x, self.W_x, self.W_h, self.b)
+            h = LSTMFunction.apply(x, self.W_x, self.W_h, self.b, self.workspace)
         else:
             # Without autograd (evaluation), the plain loop keeps only the current step, where
             # LSTMFunction would keep every step for a backward pass that will not come.
@@ -217,7 +233,7 @@ class LSTM(nn.Module):
         return self.head(h)
 
     def head(self, h):
-        return h @ self.W_ph + self.b_p  # (7) p_T = W_ph h_T + b_p
+        return torch.addmm(self.b_p, h, self.W_ph)  # (7) p_T = W_ph h_T + b_p
 
     def hidden_states(self, x):
         """[h_1, ..., h_T] computed by the plain loop, for looking inside (dL/dh_t)."""

@@ -130,3 +130,33 @@ def test_forget_gate_bias_and_orthogonal_recurrent_init():
         torch.testing.assert_close(W.t() @ W, torch.eye(H), atol=1e-5, rtol=0)
     with pytest.raises(ValueError):
         LSTM(5, 1, H, C, recurrent_init="zeros")
+
+
+def test_buffers_reused_between_steps_give_the_same_gradients():
+    """The module's workspace carries buffers from one step to the next, also across lengths."""
+    torch.manual_seed(4)
+    model = LSTM(7, D, H, C)
+    params = [model.W_x, model.W_h, model.b]
+    for T in (7, 7, 4, 7):
+        x = torch.randn(5, T, D)
+        reused = torch.autograd.grad(LSTMFunction.apply(x, *params, model.workspace).square().sum(), params)
+        fresh = torch.autograd.grad(LSTMFunction.apply(x, *params).square().sum(), params)
+        for g_reused, g_fresh in zip(reused, fresh):
+            torch.testing.assert_close(g_reused, g_fresh, atol=0, rtol=0)
+    assert {"gates", "kappa", "grad_pre"} <= model.workspace.keys()
+
+
+def test_two_forward_passes_before_backward_keep_their_own_buffers():
+    torch.manual_seed(5)
+    model = LSTM(6, D, H, C)
+    x_a, x_b = torch.randn(3, 6, D), torch.randn(3, 6, D)
+    model(x_a).sum().backward()  # the workspace now holds buffers of this shape
+    together = torch.autograd.grad((model(x_a) + 2 * model(x_b)).sum(), [model.W_h])[0]
+    apart = sum(w * torch.autograd.grad(model(x).sum(), [model.W_h])[0] for w, x in ((1, x_a), (2, x_b)))
+    torch.testing.assert_close(together, apart)
+    # A graph kept for a second backward whose buffers a later forward pass took fails loudly.
+    loss = model(x_a).sum()
+    loss.backward(retain_graph=True)
+    model(x_b)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
