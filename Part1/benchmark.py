@@ -10,7 +10,10 @@ drift in the machine's speed hits both; a ratio is the median over pairs of ours
 per step, and its range is the lowest and highest pair. Three comparisons, at every length and
 thread count: our LSTM (the fused path train.py uses) against torch.nn.LSTM, the plain autograd loop
 of the same equations (LSTM(..., fused=False)) against the fused path, and our RNN against
-torch.nn.RNN. `--peak_memory_T` also measures the peak memory of one training step of each LSTM at a
+torch.nn.RNN. How close to the limit: each row also gives the floating-point operations of
+one training step's matrix products, the rate at which this machine multiplies matrices of the
+recurrent products' shape (a torch.mm timed in every process), and the floor, the time those
+operations take at that rate, with each model's time as a multiple of it. `--peak_memory_T` also measures the peak memory of one training step of each LSTM at a
 long length, each in a fresh process.
 
     python Part1/benchmark.py --json Part1/results/benchmark.json
@@ -81,8 +84,32 @@ def one_hot_batch(batch_size, T):
     return x, torch.randint(0, 10, (batch_size,))
 
 
+def training_flops(kind, T, batch_size, num_hidden, input_dim=10, num_classes=10):
+    """Floating-point operations in the matrix products of one training step of an LSTM or RNN
+    (kind), each product of an (m, k) and a (k, n) matrix counted as 2mkn. Forward: x_t W_x at
+    every step and h_{t-1} W_h from the second (h_0 = 0); backward: the gradients of W_x and W_h,
+    each a product of the same size, and δh_{t-1} = δa_t W_hᵀ from the second step; and the head's
+    three products. Additions of biases and element-wise work are not counted."""
+    B, H, D = batch_size, num_hidden, input_dim
+    gates = 4 if kind == "lstm" else 1  # columns of W_x and W_h: 4H for the LSTM's gates, H for the RNN
+    return 2 * B * gates * H * (2 * T * D + 3 * (T - 1) * H) + 3 * 2 * B * H * num_classes
+
+
+def mm_gflops(rows, inner, cols, reps=200):
+    """This process's rate, in GFLOP/s, of torch.mm on an (rows, inner) @ (inner, cols) product."""
+    a, b, out = torch.randn(rows, inner), torch.randn(inner, cols), torch.empty(rows, cols)
+    for _ in range(20):
+        torch.mm(a, b, out=out)
+    start = time.perf_counter()
+    for _ in range(reps):
+        torch.mm(a, b, out=out)
+    return 2 * rows * inner * cols * reps / (time.perf_counter() - start) / 1e9
+
+
 def time_training(name, T, threads, batch_size, num_hidden, warmup, steps):
-    """Milliseconds per training step of one model: run in a process of its own (see run_alone)."""
+    """Milliseconds per training step of one model, and the rate of a matrix product of the shape
+    of its recurrent products, (gates * hidden, hidden) @ (hidden, batch): run in a process of its
+    own (see run_alone)."""
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     x, y = one_hot_batch(batch_size, T)
@@ -92,7 +119,10 @@ def time_training(name, T, threads, batch_size, num_hidden, warmup, steps):
     start = time.perf_counter()
     for _ in range(steps):
         step()
-    return {"ms": 1000 * (time.perf_counter() - start) / steps, "threads": torch.get_num_threads()}
+    ms = 1000 * (time.perf_counter() - start) / steps
+    gates = 4 if "lstm" in name else 1
+    return {"ms": ms, "mm_gflops": mm_gflops(gates * num_hidden, num_hidden, batch_size),
+            "threads": torch.get_num_threads()}
 
 
 def run_alone(name, T, threads, args, steps):
@@ -110,6 +140,16 @@ def compare(pair, T, threads, ours_ms, reference_ms):
     return {"pair": pair, "T": T, "threads": threads, "ours_ms": statistics.median(ours_ms),
             "reference_ms": statistics.median(reference_ms), "ratio": statistics.median(ratios),
             "ratio_range": [ratios[0], ratios[-1]]}
+
+
+def add_floor(row, flops, gflops):
+    """The row's matrix-product floor: flops at the median of the processes' measured rates, and
+    each model's time as a multiple of it."""
+    rate = statistics.median(gflops)
+    floor_ms = flops / rate / 1e6
+    row.update(flops=flops, mm_gflops=rate, floor_ms=floor_ms, ours_floor_ratio=row["ours_ms"] / floor_ms,
+               reference_floor_ratio=row["reference_ms"] / floor_ms)
+    return row
 
 
 def peak_memory_mb(kind, T, batch_size, num_hidden):
@@ -163,7 +203,10 @@ def main(argv=None):
     print(f"B={args.batch_size} H={args.num_hidden} one-hot input; each model alone in its own process, "
           f"{args.warmup} steps of warm-up, then consecutive steps timed; ratio: median over {args.pairs} "
           f"pairs of processes (lowest-highest pair)")
-    print(f"{'pair':32s} {'T':>5s} {'threads':>7s} {'ours ms':>8s} {'ref. ms':>8s} {'ratio':>6s} {'range':>11s}")
+    print("floor: the matrix products' MFLOP of one step at the rate of a same-shaped torch.mm; ours and ref. "
+          "as multiples of it")
+    print(f"{'pair':32s} {'T':>5s} {'threads':>7s} {'ours ms':>8s} {'ref. ms':>8s} {'ratio':>6s} {'range':>11s} "
+          f"{'MFLOP':>7s} {'GFLOP/s':>7s} {'floor ms':>8s} {'ours x':>6s} {'ref. x':>6s}")
     pairs = [p for p in PAIRS if p.startswith(tuple(args.models))]
     results = []
     for threads in args.threads:
@@ -171,16 +214,20 @@ def main(argv=None):
             # Every model of this length once per round, each process after the other; a model in two
             # comparisons (our LSTM) is timed once per round for both.
             names = list(dict.fromkeys(name for p in pairs for name in COMPARED[p]))
-            ms = {name: [] for name in names}
+            timings = {name: [] for name in names}
             for _ in range(args.pairs):
                 for name in names:
-                    ms[name].append(run_alone(name, T, threads, args, steps[T])["ms"])
+                    timings[name].append(run_alone(name, T, threads, args, steps[T]))
             for pair in pairs:
-                ours, reference = COMPARED[pair]
-                r = compare(pair, T, threads, ms[ours], ms[reference])
+                ours, reference = (timings[name] for name in COMPARED[pair])
+                r = compare(pair, T, threads, [t["ms"] for t in ours], [t["ms"] for t in reference])
                 r["steps"] = steps[T]
+                add_floor(r, training_flops("rnn" if pair == "rnn" else "lstm", T, args.batch_size, args.num_hidden),
+                          [t["mm_gflops"] for t in ours + reference])
                 print(f"{PAIRS[pair]:32s} {T:5d} {threads:7d} {r['ours_ms']:8.2f} {r['reference_ms']:8.2f} "
-                      f"{r['ratio']:6.2f} {r['ratio_range'][0]:5.2f}-{r['ratio_range'][1]:5.2f}", flush=True)
+                      f"{r['ratio']:6.2f} {r['ratio_range'][0]:5.2f}-{r['ratio_range'][1]:5.2f} "
+                      f"{r['flops'] / 1e6:7.1f} {r['mm_gflops']:7.1f} {r['floor_ms']:8.2f} "
+                      f"{r['ours_floor_ratio']:6.2f} {r['reference_floor_ratio']:6.2f}", flush=True)
                 results.append(r)
     memory = None
     if args.peak_memory_T:
