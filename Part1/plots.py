@@ -188,15 +188,17 @@ def gradients_markdown(gradients):
 
 
 def benchmark_markdown(benchmark):
-    """One row per pair and T, one pair of columns per thread count: the two medians (ms) and the
-    median ratio with its lowest and highest block."""
+    """One row per pair and T, three columns per thread count: the two models' ms per step, the
+    median ratio with its lowest and highest pair, and both times as multiples of the floor."""
     config, memory = benchmark["config"], benchmark["peak_memory"]
     threads = config["threads"]
-    lines = [f"### Training-step time (B = {config['batch_size']}, H = {config['num_hidden']}, one-hot input; "
-             f"ratio: median over {config['blocks']} blocks of {config['repeats']} interleaved steps, "
-             f"lowest-highest block in brackets)\n",
-             "| pair | T | " + " | ".join(f"{n} thread{'s' * (n != 1)}: ms | ratio" for n in threads) + " |",
-             "|---|---|" + "---|---|" * len(threads)]
+    lines = [f"### Training-step time (B = {config['batch_size']}, H = {config['num_hidden']}, one-hot input; each "
+             f"model alone in a fresh process, {config['warmup']} warm-up steps, then {config['steps']} consecutive "
+             f"steps timed ({config['long_steps']} at T = 200); ratio: median over {config['pairs']} alternating "
+             "pairs of processes, lowest-highest pair in brackets; floor: the step's matrix-product FLOPs at the "
+             "machine's measured torch.mm rate)\n",
+             "| pair | T | " + " | ".join(f"{n} thread{'s' * (n != 1)}: ms | ratio | × floor" for n in threads) + " |",
+             "|---|---|" + "---|---|---|" * len(threads)]
     rows = {(r["pair"], r["T"], r["threads"]): r for r in benchmark["results"]}
     order = list(PAIRS)
     for pair, T in sorted({(r["pair"], r["T"]) for r in benchmark["results"]}, key=lambda k: (order.index(k[0]), k[1])):
@@ -204,8 +206,14 @@ def benchmark_markdown(benchmark):
         for n in threads:
             r = rows[(pair, T, n)]
             low, high = r["ratio_range"]
-            cells += [f"{r['ours_ms']:.1f} / {r['reference_ms']:.1f}", f"{r['ratio']:.2f} ({low:.2f}-{high:.2f})"]
+            cells += [f"{r['ours_ms']:.1f} / {r['reference_ms']:.1f}", f"{r['ratio']:.2f} ({low:.2f}-{high:.2f})",
+                      f"{r['ours_floor_ratio']:.1f} / {r['reference_floor_ratio']:.1f}"]
         lines.append(f"| {PAIRS[pair]} | {T} | " + " | ".join(cells) + " |")
+    floors = sorted({(r["T"], r["threads"], r["flops"], r["mm_gflops"], r["floor_ms"]) for r in benchmark["results"]
+                     if r["pair"] == "lstm"})
+    lines.append("\nThe LSTM's floor: " + "; ".join(
+        f"T = {T}, {n} thread{'s' * (n != 1)}: {flops / 1e6:.0f} MFLOP at {rate:.0f} GFLOP/s = {floor:.1f} ms"
+        for T, n, flops, rate, floor in floors) + ".")
     if memory:
         lines.append(f"\nPeak memory of one LSTM training step at T = {memory['T']} (resident set of a fresh process, "
                      f"which holds {memory['ours_peak_mb'] - memory['ours_step_mb']:.0f} MB before the step): "

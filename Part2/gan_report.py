@@ -29,7 +29,7 @@ RESULTS, FIGURES, CHECKPOINTS = HERE / "results", HERE / "figures", HERE / "chec
 ABLATION = ("template", "ema", "batch256", "mbstd", "beta1")
 DCGAN = "dcgan"
 FINAL = "final"  # the last row's recipe trained to 250 epochs: the committed generator
-COMPARE_AT_EPOCHS = (30, 60)
+COMPARE_AT_EPOCHS = (10, 50)  # early in training, and the end of the ablation's runs
 GRID_STEPS = (0, 500, 1000, 2000, 5000, 10000)
 SCORES = ("inception_score", "fid", "confident", "class_min", "class_max")
 # Settings that say where or how a run was kept, not what was trained.

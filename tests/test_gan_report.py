@@ -85,14 +85,15 @@ def test_collect_refuses_an_unscored_or_stopped_run_before_writing(mnist_root, r
 def test_the_committed_ablation_is_one_machine_full_length_and_its_table_regenerates(tmp_path, monkeypatch):
     logs, final = gan_report.read_logs()
     rows = gan_report.read_runs(gan_report.RESULTS / "runs.csv")
-    machines = set()
+    machines, lengths = set(), set()
     for name, log in logs.items():
         config, last = log["config"], log["evaluations"][-1]
-        assert last["step"] == config["n_epochs"] * log["steps_per_epoch"] == 60 * log["steps_per_epoch"]
+        assert last["step"] == config["n_epochs"] * log["steps_per_epoch"]  # ended where it was meant to
+        lengths.add(config["n_epochs"])
         row = [row for row in rows if row["run"] == name][-1]  # the newest row of that name
         assert float(row["inception_score"]) == round(last["inception_score"], 4)
         machines.add(row["machine"])
-    assert len(machines) == 1
+    assert len(machines) == 1 and lengths == {gan_report.COMPARE_AT_EPOCHS[-1]}
     assert final["evaluations"][-1]["step"] == final["config"]["n_epochs"] * final["steps_per_epoch"]
 
     shutil.copytree(gan_report.RESULTS, tmp_path / "results")
