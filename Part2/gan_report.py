@@ -31,6 +31,7 @@ DCGAN = "dcgan"
 FINAL = "final"  # the last row's recipe trained to 250 epochs: the committed generator
 COMPARE_AT_EPOCHS = (10, 30, 50)  # early, within the DCGAN's 32 epochs, and the end of the other runs
 GRID_STEPS = (0, 500, 1000, 2000, 5000, 10000)
+GRID_RUNS = ("template", FINAL)  # the runs whose grids figures/training_grids.png shows
 SCORES = ("inception_score", "fid", "confident", "class_min", "class_max")
 # Settings that say where or how a run was kept, not what was trained.
 NOT_THE_RECIPE = {"n_epochs", "device", "threads", "data_root", "out_dir", "resume", "save_interval",
@@ -123,7 +124,7 @@ def collect(runs, machine, data_root=DEFAULT_ROOT):
         # A run made again on the same machine replaces its row; any other run is kept.
         rows = [row for row in rows if (row["run"], row["machine"]) != (name, machine)]
         rows.append(summary_of(name, logs[name], machine))
-        for step in (*GRID_STEPS, logs[name]["evaluations"][-1]["step"]):
+        for step in (*GRID_STEPS, logs[name]["evaluations"][-1]["step"]) if name in GRID_RUNS else ():
             if (folder / "samples" / f"step_{step:07d}.png").is_file():
                 copy(folder / "samples" / f"step_{step:07d}.png", FIGURES / "training_grids" / f"{name}_step_{step:07d}.png")
         if name == FINAL:
@@ -226,7 +227,7 @@ def plot_losses(logs, path=None):
     return save_figure(fig, path)
 
 
-def plot_training_grids(runs=("template", FINAL), path=None):
+def plot_training_grids(runs=GRID_RUNS, path=None):
     """The kept 5x5 grids of one fixed latent batch while each run trained, a row per run."""
     from matplotlib.figure import Figure
     from matplotlib.image import imread
