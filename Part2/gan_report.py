@@ -176,7 +176,7 @@ def ablation_table(logs, baseline, final=None):
         previous = config if name != DCGAN else previous
     if final is not None:
         last = final["evaluations"][-1]
-        lines.append(f"| {FINAL} | the row `{ABLATION[-1]}` trained to {last['epoch']:g} epochs: the committed generator "
+        lines.append(f"| {FINAL} | the row `{ABLATION[-1]}`'s recipe to {last['epoch']:g} epochs (the committed generator) "
                      "| " + " | ".join(score(final, e, "inception_score", ".2f") for e in epochs)
                      + f" | {last['fid']:.2f} at epoch {last['epoch']:g} | {last['confident']:.1%} "
                      f"| {last['class_min']:.1%}-{last['class_max']:.1%} | | | |")
