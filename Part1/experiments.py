@@ -111,7 +111,8 @@ def comparison(args, pool):
     """LSTM and RNN at identical settings, every length and seed, the same budget."""
     tasks = [({"model": m, "T": T, "seed": s}, run_config(args, model=m, input_length=T, seed=s, train_steps=args.steps))
              for m in MODELS for T in args.lengths for s in args.seeds]
-    return lambda: {"runs": collect(submit(pool, train_task, tasks), "comparison")}
+    jobs = submit(pool, train_task, tasks)
+    return lambda: {"runs": collect(jobs, "comparison")}
 
 
 def curriculum_task(task):
@@ -151,7 +152,8 @@ def curriculum(args, pool):
               run_config(args, model=m, seed=s, batch_size=args.curriculum_batch_size, train_steps=args.stage_steps,
                          input_length=max(args.curriculum_lengths), patience=2, eval_every=min(args.eval_every, 20)))
              for m, per_stage in variants for s in args.seeds]
-    return lambda: {"runs": collect(submit(pool, curriculum_task, tasks), "curriculum")}
+    jobs = submit(pool, curriculum_task, tasks)
+    return lambda: {"runs": collect(jobs, "curriculum")}
 
 
 def hidden_state_gradients(model, inputs, labels):
@@ -190,7 +192,8 @@ def gradients(args, pool):
               run_config(args, model=m, forget_bias=fb, recurrent_init=init, input_length=trained_T,
                          train_steps=args.steps, patience=2, seed=args.seeds[0]))
              for m, fb, init in GRADIENT_VARIANTS]
-    return lambda: {"runs": collect(submit(pool, gradient_task, tasks), "gradients")}
+    jobs = submit(pool, gradient_task, tasks)
+    return lambda: {"runs": collect(jobs, "gradients")}
 
 
 RUNNERS = {"comparison": comparison, "curriculum": curriculum, "gradients": gradients}
