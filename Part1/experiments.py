@@ -146,10 +146,10 @@ def curriculum_task(task):
 def curriculum(args, pool):
     """Each model on growing lengths, three ways: the LSTM and the RNN with one optimiser
     throughout, and the LSTM with a new one at every length, to show what the optimiser's
-    fresh state does."""
+    fresh state does. Digits one-hot, for both models."""
     variants = [("lstm", False), ("rnn", False), ("lstm", True)]
     tasks = [({"model": m, "optimizer_per_stage": per_stage, "seed": s, "lengths": args.curriculum_lengths},
-              run_config(args, model=m, seed=s, batch_size=args.curriculum_batch_size, train_steps=args.stage_steps,
+              run_config(args, model=m, seed=s, input_dim=10, batch_size=args.curriculum_batch_size, train_steps=args.stage_steps,
                          input_length=max(args.curriculum_lengths), patience=2, eval_every=min(args.eval_every, 20)))
              for m, per_stage in variants for s in args.seeds]
     jobs = submit(pool, curriculum_task, tasks)
