@@ -205,8 +205,19 @@ def train(config, model=None, optimizer=None, progress=True):
     return {"config": config_dict(config), "history": history, "final": final}, model
 
 
+REPOSITORY = Path(__file__).resolve().parent.parent
+
+
 def config_dict(config):
-    return {k: str(v) if isinstance(v, Path) else v for k, v in vars(config).items()}
+    """The flags as JSON values; paths inside the repository relative to it, so that result
+    files read the same on every machine."""
+    def portable(value):
+        if not isinstance(value, Path):
+            return value
+        path = value.resolve()
+        return str(path.relative_to(REPOSITORY)) if path.is_relative_to(REPOSITORY) else str(value)
+
+    return {k: portable(v) for k, v in vars(config).items()}
 
 
 def temporary_path(path):

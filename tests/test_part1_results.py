@@ -49,3 +49,10 @@ def test_results_notebook_runs_top_to_bottom():
     NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(PART1)}}).execute()
     errors = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs if o.output_type == "error"]
     assert not errors
+
+
+def test_results_hold_no_path_of_the_machine_that_made_them():
+    for path in RESULTS.glob("*.json"):
+        config = json.loads(path.read_text()).get("settings") or json.loads(path.read_text())["config"]
+        paths = [value for value in config.values() if isinstance(value, str) and "/" in value]
+        assert not [p for p in paths if Path(p).is_absolute()], path.name
