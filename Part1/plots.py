@@ -13,6 +13,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from benchmark import PAIRS  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 COLORS = {"lstm": "tab:blue", "rnn": "tab:red"}
 NAMES = {"lstm": "LSTM", "rnn": "RNN"}
@@ -40,94 +42,40 @@ def group(runs, **match):
     return [r for r in runs if all(r[k] == v for k, v in match.items())]
 
 
-def sweep_table(sweep):
-    """One row per model and T: final accuracy over seeds and each seed's steps to 99%."""
-    rows = []
-    for model in ("lstm", "rnn"):
-        for T in sorted({r["T"] for r in sweep["runs"]}):
-            runs = group(sweep["runs"], model=model, T=T)
-            acc = [r["final"]["val_accuracy"] for r in runs]
-            rows.append({"model": model, "T": T, "mean_accuracy": float(np.mean(acc)), "min_accuracy": min(acc),
-                         "max_accuracy": max(acc), "steps_to_99": [r["final"]["steps_to_99"] for r in runs],
-                         "seeds": [r["seed"] for r in runs]})
-    return rows
+def lengths_of(runs):
+    return sorted({r["T"] for r in runs})
 
 
-def draw_sweep(sweep, figures_dir):
-    lengths = sorted({r["T"] for r in sweep["runs"]})
-    written = []
-    for key, name, ylabel in (("val_accuracy", "sweep_accuracy", "validation accuracy"),
-                              ("loss", "sweep_loss", "training loss")):
-        cols = min(3, len(lengths))
-        rows = -(-len(lengths) // cols)
-        fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), sharey=True, squeeze=False)
-        for ax, T in zip(axes.flat, lengths):
-            for model in ("lstm", "rnn"):
-                band(ax, group(sweep["runs"], model=model, T=T), key, NAMES[model], COLORS[model])
-            ax.set_title(f"T = {T}")
-            ax.set_xlabel("step")
-            if key == "loss":
-                ax.set_yscale("log")
-        for ax in axes[:, 0]:
-            ax.set_ylabel(ylabel)
-        for ax in list(axes.flat)[len(lengths):]:
-            ax.axis("off")
-        axes[0, 0].legend()
-        fig.suptitle(f"{ylabel.capitalize()} during training: mean and min-max over {len(sweep['settings']['seeds'])} seeds")
-        written.append(save(fig, figures_dir / f"{name}.png"))
+def draw_comparison(comparison, figures_dir):
+    """Accuracy against step at the short lengths, and final accuracy against length."""
+    runs = comparison["runs"]
+    shown = [T for T in lengths_of(runs) if T <= 20]
+    fig, axes = plt.subplots(1, len(shown), figsize=(3.2 * len(shown), 3.2), sharey=True, squeeze=False)
+    for ax, T in zip(axes[0], shown):
+        for model in ("lstm", "rnn"):
+            band(ax, group(runs, model=model, T=T), "val_accuracy", NAMES[model], COLORS[model])
+        ax.set_title(f"T = {T}")
+        ax.set_xlabel("training step")
+        ax.axhline(0.1, color="gray", lw=0.8, ls=":")
+    axes[0][0].set_ylabel("validation accuracy")
+    axes[0][0].legend(loc="lower right")
+    written = [save(fig, figures_dir / "comparison_curves.png")]
 
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    table = sweep_table(sweep)
-    for model in ("lstm", "rnn"):
-        rows = [r for r in table if r["model"] == model]
-        T = [r["T"] for r in rows]
-        mean = np.array([r["mean_accuracy"] for r in rows])
-        err = [mean - [r["min_accuracy"] for r in rows], [r["max_accuracy"] for r in rows] - mean]
-        ax.errorbar(T, mean, yerr=err, marker="o", capsize=3, color=COLORS[model], label=NAMES[model])
-    ax.axhline(0.1, color="gray", linestyle=":", label="chance")
-    ax.set_xlabel("palindrome length T")
-    ax.set_ylabel("final validation accuracy")
-    ax.set_title(f"After {sweep['settings']['steps']} steps (min-max over seeds)")
-    ax.legend()
-    written.append(save(fig, figures_dir / "sweep_final.png"))
-    return written
-
-
-def draw_lr_search(lr_search, figures_dir):
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), sharey=True)
-    for ax, model in zip(axes, ("lstm", "rnn")):
-        for run in group(lr_search["runs"], model=model):
-            steps, values = curves([run], "val_accuracy")
-            best = " (chosen)" if run["learning_rate"] == lr_search["best_lr"][model] else ""
-            ax.plot(steps, values[0], label=f"lr {run['learning_rate']:g}{best}")
-        ax.set_title(f"{NAMES[model]}, T = {lr_search['settings']['lr_search_length']}")
-        ax.set_xlabel("step")
-        ax.legend(fontsize=8)
-    axes[0].set_ylabel("validation accuracy")
-    return [save(fig, figures_dir / "lr_search.png")]
-
-
-def draw_init(init, figures_dir):
-    """One panel per setting, one line per seed: with two seeds, shaded bands of four settings
-    would lie on top of each other."""
-    columns = [("lstm", 0.0), ("lstm", 1.0), ("rnn", 0.0)]
-    fig, axes = plt.subplots(2, 3, figsize=(10, 5), sharex=True, sharey=True)
-    for row, recurrent_init in enumerate(("uniform", "orthogonal")):
-        for col, (model, forget_bias) in enumerate(columns):
-            ax = axes[row, col]
-            runs = group(init["runs"], model=model, forget_bias=forget_bias, recurrent_init=recurrent_init)
-            for run in runs:
-                steps, values = curves([run], "val_accuracy")
-                ax.plot(steps, values[0], color=COLORS[model], alpha=0.8, linewidth=1.2)
-            mean = np.mean([r["final"]["val_accuracy"] for r in runs])
-            bias = f", forget bias {forget_bias:g}" if model == "lstm" else ""
-            ax.set_title(f"{NAMES[model]}, {recurrent_init} W_h{bias}\nfinal mean {percent(mean)}", fontsize=9)
-            ax.axhline(0.1, color="gray", linestyle=":", linewidth=0.8)
-        axes[row, 0].set_ylabel("validation accuracy")
-    for ax in axes[1]:
-        ax.set_xlabel("step")
-    fig.suptitle(f"Initialisation at T = {init['T']}: one line per seed ({len(init['settings']['init_seeds'])} seeds)")
-    return [save(fig, figures_dir / "init.png")]
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    lengths = lengths_of(runs)
+    for model, shift in (("lstm", -0.12), ("rnn", 0.12)):
+        finals = [[r["final"]["val_accuracy"] for r in group(runs, model=model, T=T)] for T in lengths]
+        x = np.arange(len(lengths))
+        ax.plot(x, [np.mean(f) for f in finals], color=COLORS[model], marker="o", label=f"{NAMES[model]}, mean")
+        for xi, f in zip(x, finals):
+            ax.scatter([xi + shift] * len(f), f, color=COLORS[model], s=14, alpha=0.5, linewidths=0)
+    ax.axhline(0.1, color="gray", lw=0.8, ls=":")
+    ax.annotate("chance", (0, 0.1), xytext=(0, 3), textcoords="offset points", color="gray", fontsize=8)
+    ax.set_xticks(np.arange(len(lengths)), [str(T) for T in lengths])
+    ax.set(xlabel="palindrome length T", ylabel=f"validation accuracy after {comparison['settings']['steps']} steps",
+           ylim=(0, 1.04))
+    ax.legend(title=f"dots: the {len(comparison['settings']['seeds'])} seeds", fontsize=8, title_fontsize=8)
+    return written + [save(fig, figures_dir / "comparison_final.png")]
 
 
 def curriculum_name(run):
@@ -135,47 +83,30 @@ def curriculum_name(run):
 
 
 def curriculum_color(run):
-    return "0.55" if run["optimizer_per_stage"] else COLORS[run["model"]]
+    return "0.45" if run["optimizer_per_stage"] else COLORS[run["model"]]
 
 
 def draw_curriculum(curriculum, figures_dir):
-    """Left: each run's accuracy in a panel of its own, its stages between dotted lines and
-    named above them (on one shared axis, the LSTM's 40-step stages crowd their labels).
-    Right: the time each stage took."""
-    runs = curriculum["runs"]
-    fig = plt.figure(figsize=(12, 1.6 * len(runs) + 1.2))
-    grid = fig.add_gridspec(len(runs), 2)
-    for k, run in enumerate(runs):
-        ax = fig.add_subplot(grid[k, 0])
-        offset, color = 0, curriculum_color(run)
-        for stage in run["stages"]:
-            steps = [offset + h["step"] for h in stage["history"]]
-            ax.plot(steps, [h["val_accuracy"] for h in stage["history"]], color=color)
-            ax.axvline(offset, color="gray", linestyle=":", linewidth=0.8)
-            ax.text((offset + steps[-1]) / 2, 1.04, str(stage["T"]), transform=ax.get_xaxis_transform(),
-                    fontsize=7, ha="center", va="bottom")
-            offset = steps[-1]
-        ax.set_xlim(0, offset)
-        ax.set_ylim(0, 1.05)
-        ax.set_ylabel("val. accuracy", fontsize=8)
-        ax.set_title(f"{curriculum_name(run)}: longest T = {run['longest_T'] or 'none'}", fontsize=9, pad=14)
-    ax.set_xlabel("training step (all stages; numbers above: the stage's length T)")
-    ax = fig.add_subplot(grid[:, 1])
-    width = 0.8 / len(runs)
-    for k, run in enumerate(runs):
-        stages = run["stages"]
-        x = np.arange(len(stages)) + (k - (len(runs) - 1) / 2) * width
-        ax.bar(x, [s["seconds"] for s in stages], width, color=curriculum_color(run), label=curriculum_name(run))
-        for xi, s in zip(x, stages):
-            ax.annotate(f"{s['steps']}", (xi, s["seconds"]), fontsize=6, ha="center",
-                        xytext=(0, 2), textcoords="offset points")
-    longest = max(runs, key=lambda r: len(r["stages"]))
-    ax.set_xticks(np.arange(len(longest["stages"])), [str(s["T"]) for s in longest["stages"]])
+    """Steps spent at each length, one line per run; a cross marks the length a run failed."""
+    runs, cap = curriculum["runs"], curriculum["settings"]["stage_steps"]
+    lengths = curriculum["settings"]["curriculum_lengths"]
+    seeds = sorted({r["seed"] for r in runs})
+    fig, ax = plt.subplots(figsize=(7.5, 4))
+    for run in runs:
+        shift = 0.08 * (seeds.index(run["seed"]) - (len(seeds) - 1) / 2)
+        x = [lengths.index(s["T"]) + shift for s in run["stages"]]
+        first = run["seed"] == seeds[0]
+        ax.plot(x, [s["steps"] for s in run["stages"]], color=curriculum_color(run), marker="o", ms=4, lw=1.2,
+                label=curriculum_name(run) if first else None)
+        last = run["stages"][-1]
+        if not last["reached"]:
+            ax.plot(x[-1], last["steps"], marker="X", ms=11, color=curriculum_color(run), mec="black", mew=0.6)
+    ax.set_xticks(range(len(lengths)), [str(T) for T in lengths])
     ax.set_yscale("log")
-    ax.set_xlabel("stage length T")
-    ax.set_ylabel("seconds (one CPU thread)")
-    ax.set_title("Time per stage (numbers: steps)")
-    ax.legend(fontsize=7)
+    ax.set(xlabel="palindrome length T of the stage", ylabel="training steps at that length",
+           title=f"Curriculum, {len(seeds)} seeds per model (X: not learned within {cap} steps)")
+    ax.legend(fontsize=9)
+    ax.grid(alpha=0.3)
     return [save(fig, figures_dir / "curriculum.png")]
 
 
@@ -185,7 +116,9 @@ def gradient_run_name(run):
 
 
 def draw_gradients(gradients, figures_dir):
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    from matplotlib.ticker import MaxNLocator
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for run, color in zip(gradients["runs"], plt.cm.tab10.colors):
         label = gradient_run_name(run)
         for ax, key in zip(axes, ("at_init", "trained")):
@@ -195,6 +128,7 @@ def draw_gradients(gradients, figures_dir):
     axes[1].set_title(f"After training at T = {gradients['runs'][0]['trained_T']}")
     for ax in axes:
         ax.set_xlabel("step t of the sequence")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=8)
     axes[0].set_ylabel("||dL / dh_t|| (mean over 256 palindromes)")
     return [save(fig, figures_dir / "gradients.png")]
@@ -208,74 +142,41 @@ def steps_text(steps, budget):
     return " / ".join(str(s) if s is not None else f">{budget}" for s in steps)
 
 
-def lr_search_markdown(lr_search):
-    budget = lr_search["settings"]["steps"]
-    lines = [f"### Learning-rate search (T = {lr_search['settings']['lr_search_length']}, seed 0)\n",
-             "| model | learning rate | final accuracy | steps to 99% |", "|---|---|---|---|"]
-    for r in lr_search["runs"]:
-        chosen = " (chosen)" if r["learning_rate"] == lr_search["best_lr"][r["model"]] else ""
-        lines.append(f"| {NAMES[r['model']]} | {r['learning_rate']:g}{chosen} | {percent(r['final']['val_accuracy'])} "
-                     f"| {steps_text([r['final']['steps_to_99']], budget)} |")
-    return "\n".join(lines)
-
-
-def length_rows(runs, budget):
-    """Markdown rows of sweep_table: one per model and T."""
-    return [f"| {NAMES[row['model']]} | {row['T']} | {percent(row['mean_accuracy'])} "
-            f"({percent(row['min_accuracy'])}-{percent(row['max_accuracy'])}) "
-            f"| {steps_text(row['steps_to_99'], budget)} |" for row in sweep_table({"runs": runs})]
-
-
-def sweep_markdown(sweep):
-    budget = sweep["settings"]["steps"]
-    lines = [f"### Length sweep ({budget} steps per run, seeds {sweep['settings']['seeds']})\n",
-             "| model | T | final accuracy, mean (min-max) | steps to 99%, per seed |", "|---|---|---|---|"]
-    return "\n".join(lines + length_rows(sweep["runs"], budget))
-
-
-def defaults_markdown(defaults):
-    config, settings = defaults["runs"][0]["config"], defaults["settings"]
-    budget = settings["defaults_steps"]
-    lines = [f"### The assignment's defaults (digits as values, RMSprop {config['learning_rate']:g}, "
+def comparison_markdown(comparison):
+    settings, config = comparison["settings"], comparison["runs"][0]["config"]
+    budget = settings["steps"]
+    lines = [f"### LSTM and RNN at the assignment's defaults (digits as values, RMSprop {config['learning_rate']:g}, "
              f"batch {config['batch_size']}, {config['num_hidden']} hidden, clipping {config['max_norm']:g}; "
-             f"at most {budget} steps, stopping once 99% holds at 3 evaluations; seeds {settings['seeds']})\n",
+             f"{budget} steps per run; seeds {settings['seeds']})\n",
              "| model | T | final accuracy, mean (min-max) | steps to 99%, per seed |", "|---|---|---|---|"]
-    return "\n".join(lines + length_rows(defaults["runs"], budget))
-
-
-def init_markdown(init):
-    budget = init["settings"]["steps"]
-    lines = [f"### Initialisation (T = {init['T']}, {budget} steps, seeds {init['settings']['init_seeds']})\n",
-             "| model | recurrent weights | forget bias | final accuracy, mean | steps to 99%, per seed |",
-             "|---|---|---|---|---|"]
-    for model, forget_bias, recurrent_init in sorted({(r["model"], r["forget_bias"], r["recurrent_init"])
-                                                     for r in init["runs"]}):
-        runs = group(init["runs"], model=model, forget_bias=forget_bias, recurrent_init=recurrent_init)
-        mean = np.mean([r["final"]["val_accuracy"] for r in runs])
-        bias = f"{forget_bias:g}" if model == "lstm" else "-"
-        lines.append(f"| {NAMES[model]} | {recurrent_init} | {bias} | {percent(mean)} "
-                     f"| {steps_text([r['final']['steps_to_99'] for r in runs], budget)} |")
+    for model in ("lstm", "rnn"):
+        for T in lengths_of(comparison["runs"]):
+            runs = group(comparison["runs"], model=model, T=T)
+            acc = [r["final"]["val_accuracy"] for r in runs]
+            lines.append(f"| {NAMES[model]} | {T} | {percent(np.mean(acc))} ({percent(min(acc))}-{percent(max(acc))}) "
+                         f"| {steps_text([r['final']['steps_to_99'] for r in runs], budget)} |")
     return "\n".join(lines)
 
 
 def curriculum_markdown(curriculum):
-    lines = [f"### Curriculum (at most {curriculum['settings']['stage_steps']} steps per length)\n",
-             "| model | T | reached 99% | steps | seconds | validation accuracy | peak memory (MB) |",
-             "|---|---|---|---|---|---|---|"]
+    settings = curriculum["settings"]
+    lines = [f"### Curriculum (lengths {', '.join(map(str, settings['curriculum_lengths']))}; at most "
+             f"{settings['stage_steps']} steps per length, batch {settings['curriculum_batch_size']}; "
+             f"seeds {settings['seeds']})\n",
+             "| model | seed | longest T learned | first T not learned (accuracy there) | steps in all | minutes |",
+             "|---|---|---|---|---|---|"]
     for run in curriculum["runs"]:
-        for s in run["stages"]:
-            lines.append(f"| {curriculum_name(run)} | {s['T']} | {'yes' if s['reached'] else 'no'} | {s['steps']} "
-                         f"| {s['seconds']:.0f} | {percent(s['val_accuracy'])} | {s['peak_memory_mb']:.0f} |")
-    for run in curriculum["runs"]:
-        lines.append(f"\n{curriculum_name(run)}: longest length learned T = {run['longest_T'] or 'none'}, "
-                     f"{sum(s['seconds'] for s in run['stages']) / 60:.1f} minutes in all.")
+        last = run["stages"][-1]
+        failed = "-" if last["reached"] else f"{last['T']} ({percent(last['val_accuracy'])})"
+        lines.append(f"| {curriculum_name(run)} | {run['seed']} | {run['longest_T'] or 'none'} | {failed} "
+                     f"| {sum(s['steps'] for s in run['stages'])} | {sum(s['seconds'] for s in run['stages']) / 60:.1f} |")
     return "\n".join(lines)
 
 
 def gradients_markdown(gradients):
     runs = gradients["runs"]
     lines = [f"### Gradients through time (||dL/dh_1|| / ||dL/dh_T-1||; at initialisation T = {runs[0]['init_T']}, "
-             f"after training T = {runs[0]['trained_T']})\n",
+             f"after training T = {runs[0]['trained_T']}; seed {runs[0]['seed']})\n",
              "| model | at initialisation | factor per step | after training | accuracy after training |",
              "|---|---|---|---|---|"]
     for run in runs:
@@ -286,29 +187,33 @@ def gradients_markdown(gradients):
     return "\n".join(lines)
 
 
-BENCHMARK_PAIRS = {"lstm": "our LSTM / torch.nn.LSTM", "lstm_reference": "plain autograd loop / our LSTM",
-                   "rnn": "our RNN / torch.nn.RNN"}
-
-
 def benchmark_markdown(benchmark):
-    """One row per pair and T, one pair of columns per thread count: the two medians (ms) and the
-    median ratio with its lowest and highest block."""
+    """One row per pair and T, three columns per thread count: the two models' ms per step, the
+    median ratio with its lowest and highest pair, and both times as multiples of the floor."""
     config, memory = benchmark["config"], benchmark["peak_memory"]
     threads = config["threads"]
-    lines = [f"### Training-step time (B = {config['batch_size']}, H = {config['num_hidden']}, one-hot input; "
-             f"ratio: median over {config['blocks']} blocks of {config['repeats']} interleaved steps, "
-             f"lowest-highest block in brackets)\n",
-             "| pair | T | " + " | ".join(f"{n} thread{'s' * (n != 1)}: ms | ratio" for n in threads) + " |",
-             "|---|---|" + "---|---|" * len(threads)]
+    lines = [f"### Training-step time (B = {config['batch_size']}, H = {config['num_hidden']}, one-hot input; each "
+             f"model alone in a fresh process, {config['warmup']} warm-up steps, then {config['steps']} consecutive "
+             f"steps timed ({config['long_steps']} at T = 200); ratio: median over {config['pairs']} alternating "
+             "pairs of processes, lowest-highest pair in brackets; floor: the step's matrix-product FLOPs at the "
+             "machine's measured torch.mm rate)\n",
+             "| pair | T | " + " | ".join(f"{n} thread{'s' * (n != 1)}: ms | ratio | × floor" for n in threads) + " |",
+             "|---|---|" + "---|---|---|" * len(threads)]
     rows = {(r["pair"], r["T"], r["threads"]): r for r in benchmark["results"]}
-    order = list(BENCHMARK_PAIRS)
+    order = list(PAIRS)
     for pair, T in sorted({(r["pair"], r["T"]) for r in benchmark["results"]}, key=lambda k: (order.index(k[0]), k[1])):
         cells = []
         for n in threads:
             r = rows[(pair, T, n)]
             low, high = r["ratio_range"]
-            cells += [f"{r['ours_ms']:.1f} / {r['reference_ms']:.1f}", f"{r['ratio']:.2f} ({low:.2f}-{high:.2f})"]
-        lines.append(f"| {BENCHMARK_PAIRS[pair]} | {T} | " + " | ".join(cells) + " |")
+            cells += [f"{r['ours_ms']:.1f} / {r['reference_ms']:.1f}", f"{r['ratio']:.2f} ({low:.2f}-{high:.2f})",
+                      f"{r['ours_floor_ratio']:.1f} / {r['reference_floor_ratio']:.1f}"]
+        lines.append(f"| {PAIRS[pair]} | {T} | " + " | ".join(cells) + " |")
+    floors = sorted({(r["T"], r["threads"], r["flops"], r["mm_gflops"], r["floor_ms"]) for r in benchmark["results"]
+                     if r["pair"] == "lstm"})
+    lines.append("\nThe LSTM's floor: " + "; ".join(
+        f"T = {T}, {n} thread{'s' * (n != 1)}: {flops / 1e6:.0f} MFLOP at {rate:.0f} GFLOP/s = {floor:.1f} ms"
+        for T, n, flops, rate, floor in floors) + ".")
     if memory:
         lines.append(f"\nPeak memory of one LSTM training step at T = {memory['T']} (resident set of a fresh process, "
                      f"which holds {memory['ours_peak_mb'] - memory['ours_step_mb']:.0f} MB before the step): "
@@ -317,9 +222,8 @@ def benchmark_markdown(benchmark):
     return "\n".join(lines)
 
 
-MARKDOWN = {"benchmark": benchmark_markdown, "defaults": defaults_markdown, "lr_search": lr_search_markdown,
-            "sweep": sweep_markdown, "init": init_markdown, "curriculum": curriculum_markdown,
-            "gradients": gradients_markdown}
+MARKDOWN = {"comparison": comparison_markdown, "curriculum": curriculum_markdown, "gradients": gradients_markdown,
+            "benchmark": benchmark_markdown}
 
 
 def summary_markdown(results_dir):
@@ -335,8 +239,7 @@ def save(fig, path):
     return path
 
 
-DRAWERS = {"sweep": draw_sweep, "lr_search": draw_lr_search, "init": draw_init,
-           "curriculum": draw_curriculum, "gradients": draw_gradients}
+DRAWERS = {"comparison": draw_comparison, "curriculum": draw_curriculum, "gradients": draw_gradients}
 
 
 def draw_all(results_dir=HERE / "results", figures_dir=HERE / "figures"):

@@ -28,6 +28,41 @@ MODELS = {"lstm": LSTM, "rnn": VanillaRNN}
 OPTIMIZERS = {"rmsprop": torch.optim.RMSprop, "adam": torch.optim.Adam}
 
 
+def positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def non_negative_int(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
+    return value
+
+
+def positive_float(text):
+    value = float(text)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {value}")
+    return value
+
+
+def finite_float(text):
+    value = float(text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {value}")
+    return value
+
+
+def accuracy(text):
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {value}")
+    return value
+
+
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -37,24 +72,25 @@ def build_parser():
     parser.add_argument("--input_dim", type=int, choices=[1, 10], default=1,
                         help="1: each digit is fed as its value; 10: one-hot")
     parser.add_argument("--num_classes", type=int, default=10, help="output classes (digits 0-9 need 10)")
-    parser.add_argument("--num_hidden", type=int, default=128, help="hidden units")
-    parser.add_argument("--batch_size", type=int, default=128, help="palindromes per training step")
-    parser.add_argument("--learning_rate", type=float, default=1e-3, help="optimiser step size")
+    parser.add_argument("--num_hidden", type=positive_int, default=128, help="hidden units")
+    parser.add_argument("--batch_size", type=positive_int, default=128, help="palindromes per training step")
+    parser.add_argument("--learning_rate", type=positive_float, default=1e-3, help="optimiser step size")
     parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="rmsprop", help="optimiser")
-    parser.add_argument("--train_steps", type=int, default=10000, help="most training steps")
-    parser.add_argument("--max_norm", type=float, default=10.0, help="clip the gradient's global norm to this")
-    parser.add_argument("--forget_bias", type=float, default=1.0, help="LSTM only: added to the forget gate's bias b_f")
+    parser.add_argument("--train_steps", type=positive_int, default=10000, help="most training steps")
+    parser.add_argument("--max_norm", type=positive_float, default=10.0, help="clip the gradient's global norm to this")
+    parser.add_argument("--forget_bias", type=finite_float, default=1.0,
+                        help="LSTM only: added to the forget gate's bias b_f")
     parser.add_argument("--recurrent_init", choices=["uniform", "orthogonal"], default="uniform",
                         help="initialisation of the recurrent weights (W_·h)")
     parser.add_argument("--seed", type=int, default=0, help="seeds the weights, the training batches and the validation set")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto",
                         help="where to train; auto takes cuda, then mps, then cpu")
-    parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
-    parser.add_argument("--eval_every", type=int, default=100, help="steps between validation scores")
-    parser.add_argument("--eval_size", type=int, default=2000, help="palindromes in the validation set")
-    parser.add_argument("--target_accuracy", type=float, default=1.0,
+    parser.add_argument("--threads", type=non_negative_int, default=0, help="CPU threads for torch (0: torch's default)")
+    parser.add_argument("--eval_every", type=positive_int, default=100, help="steps between validation scores")
+    parser.add_argument("--eval_size", type=positive_int, default=2000, help="palindromes in the validation set")
+    parser.add_argument("--target_accuracy", type=accuracy, default=1.0,
                         help="validation accuracy (0-1) that counts towards stopping early")
-    parser.add_argument("--patience", type=int, default=3,
+    parser.add_argument("--patience", type=non_negative_int, default=3,
                         help="stop after this many evaluations in a row at --target_accuracy (0: never stop early)")
     parser.add_argument("--output", type=Path, default=None, help="write config, history and final scores to this JSON file")
     parser.add_argument("--save", type=Path, default=None, help="write the trained model's checkpoint (.pt) here")
@@ -62,27 +98,24 @@ def build_parser():
     return parser
 
 
-def write_error(path):
-    """Why no file can be written at `path`, or None if one can: found by creating and removing
-    the temporary file atomic_write would write there. Permission bits (os.access) do not tell
-    the truth for root or on special and read-only file systems such as /proc."""
-    probe = temporary_path(path)
+def check_writable(parser, flag, path, folder=False):
+    """Exit 2 before any long work unless a file can be written at `path` (or into the folder
+    `path`, created if need be). Tried by creating and removing the temporary file atomic_write
+    would write: permission bits do not tell the truth for root or on read-only file systems
+    such as /proc."""
+    if path is None:
+        return
     try:
+        if folder:
+            path.mkdir(parents=True, exist_ok=True)
+            path = path / "probe"
+        elif path.is_dir():
+            parser.error(f"{flag} {path} is a directory, not a file")
+        probe = temporary_path(path)
         probe.open("x").close()
         probe.unlink()
     except OSError as error:
-        return error.strerror or str(error)
-    return None
-
-
-def check_writable(parser, flag, path):
-    """Exit 2 before any training unless `path` can be written."""
-    if path is None:
-        return
-    if path.is_dir():
-        parser.error(f"{flag} {path} is a directory, not a file")
-    if (error := write_error(path)) is not None:
-        parser.error(f"cannot write {flag} {path}: {error}")
+        parser.error(f"cannot write {flag} {path}: {error.strerror or error}")
 
 
 def device_available(name):
@@ -107,19 +140,6 @@ def parse_args(argv=None):
         parser.error(f"--input_length must be at least 2 (one digit to read, one to predict), got {args.input_length}")
     if args.num_classes < 10:
         parser.error(f"--num_classes must be at least 10 to cover the digits 0-9, got {args.num_classes}")
-    for name in ("num_hidden", "batch_size", "train_steps", "eval_every", "eval_size"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name} must be a positive integer, got {getattr(args, name)}")
-    for name in ("learning_rate", "max_norm"):
-        value = getattr(args, name)
-        if not (math.isfinite(value) and value > 0):
-            parser.error(f"--{name} must be a positive number, got {value}")
-    if not math.isfinite(args.forget_bias):
-        parser.error(f"--forget_bias must be a finite number, got {args.forget_bias}")
-    if not 0 < args.target_accuracy <= 1:
-        parser.error(f"--target_accuracy must be in (0, 1], got {args.target_accuracy}")
-    if args.patience < 0 or args.threads < 0:
-        parser.error("--patience and --threads must not be negative")
     if not device_available(args.device):
         parser.error(f"--device {args.device} is not available on this machine")
     check_writable(parser, "--output", args.output)

@@ -11,7 +11,7 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parents[1]
 # Each notebook's promised figures: the tag of the cell that must show each as an image.
 PROMISED = {
-    "Part1/results.ipynb": ["lr-search", "sweep-accuracy", "sweep-final", "init", "curriculum", "gradients"],
+    "Part1/results.ipynb": ["defaults-curves", "comparison-final", "curriculum", "gradients"],
     "Part2/samples.ipynb": ["task2-samples", "training-grids", "losses", "ablation-scores"],
     "Part2/interpolation.ipynb": ["task3-interpolation", "task3-spherical", "task3-given-digits"],
 }
