@@ -9,8 +9,8 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCUMENTS = ["report.md", "README.md", "Part2/README.md"]
-BUDGETS = {"report.md": 2500, "Part2/README.md": 800}  # words of prose
+DOCUMENTS = ["report.md", "README.md", "Part1/README.md", "Part2/README.md"]
+BUDGETS = {"report.md": 2500, "Part1/README.md": 800, "Part2/README.md": 800}  # words of prose
 GENERATED = ["Part1/figures/summary.md", "Part2/results/gan_ablation.md"]  # written by plots.py, gan_report.py
 LINK = re.compile(r"\]\(([^)\s#]+)(?:#[^)]*)?\)")
 
@@ -53,7 +53,7 @@ def test_documents_stay_within_their_word_budget(document):
     assert words <= BUDGETS[document], f"{document} has {words} words of prose, more than {BUDGETS[document]}"
 
 
-@pytest.mark.parametrize("document", ["report.md"])
+@pytest.mark.parametrize("document", ["report.md", "Part1/README.md"])
 def test_every_table_of_results_is_copied_whole_from_a_generated_table(document):
     """A row holding a number is a row of a table that plots.py or gan_report.py wrote from the
     results files (the GAN's layer table, checked against the models below, apart)."""
@@ -65,15 +65,16 @@ def test_every_table_of_results_is_copied_whole_from_a_generated_table(document)
     assert not missing, f"{document} has rows no generated table holds: {missing}"
 
 
-def test_the_report_quotes_each_generated_table_it_uses_whole():
-    """A table the report starts quoting is quoted to its last row, not picked from."""
-    report = set(table_rows(read("report.md")))
+@pytest.mark.parametrize("document", ["report.md", "Part1/README.md"])
+def test_a_generated_table_is_quoted_whole(document):
+    """A table a document starts quoting is quoted to its last row, not picked from."""
+    report = set(table_rows(read(document)))
     for path in GENERATED:
         text = read(path)
         for table in re.split(r"\n(?=###)", text):
             rows = table_rows(table)
             if any(row in report for row in rows[2:]):
-                assert all(row in report for row in rows), f"report.md quotes part of a table of {path}"
+                assert all(row in report for row in rows), f"{document} quotes part of a table of {path}"
 
 
 def test_the_gan_layer_table_counts_the_models_parameters():
@@ -120,3 +121,8 @@ def test_the_report_quotes_the_curriculum_as_it_ran():
     for model, per_stage in (("lstm", False), ("rnn", False), ("lstm", True)):
         longest = sorted(r["longest_T"] or 0 for r in runs if (r["model"], r["optimizer_per_stage"]) == (model, per_stage))
         quoted(*(str(T) for T in longest))
+
+
+def test_the_report_quotes_the_lstms_speed_ratios_as_the_benchmark_measured_them():
+    results = read_json("Part1/results/benchmark.json")["results"]
+    quoted(*(f"{r['ratio']:.2f}" for r in results if r["pair"] == "lstm"))
