@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 import train
+from train import non_negative_int, positive_int
 from lstm import LSTM
 from vanilla_rnn import VanillaRNN
 
@@ -170,17 +171,17 @@ def peak_memory_mb(kind, T, batch_size, num_hidden):
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--lengths", type=int, nargs="+", default=[10, 50, 200], help="sequence lengths T to time")
-    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="torch thread counts to time at")
-    parser.add_argument("--batch_size", type=int, default=128, help="batch size B")
-    parser.add_argument("--num_hidden", type=int, default=128, help="hidden size H")
-    parser.add_argument("--pairs", type=int, default=4, help="pairs of processes (ours, reference) per comparison")
-    parser.add_argument("--steps", type=int, default=120, help="consecutive timed steps per process")
-    parser.add_argument("--long_steps", type=int, default=25,
+    parser.add_argument("--lengths", type=positive_int, nargs="+", default=[10, 50, 200], help="sequence lengths T to time")
+    parser.add_argument("--threads", type=positive_int, nargs="+", default=[1, 2], help="torch thread counts to time at")
+    parser.add_argument("--batch_size", type=positive_int, default=128, help="batch size B")
+    parser.add_argument("--num_hidden", type=positive_int, default=128, help="hidden size H")
+    parser.add_argument("--pairs", type=positive_int, default=4, help="pairs of processes (ours, reference) per comparison")
+    parser.add_argument("--steps", type=positive_int, default=120, help="consecutive timed steps per process")
+    parser.add_argument("--long_steps", type=positive_int, default=25,
                         help=f"consecutive timed steps per process at T >= {LONG_T}, where fewer steps take as long")
-    parser.add_argument("--warmup", type=int, default=10, help="untimed steps per process first")
+    parser.add_argument("--warmup", type=non_negative_int, default=10, help="untimed steps per process first")
     parser.add_argument("--models", nargs="+", choices=["lstm", "rnn"], default=["lstm", "rnn"], help="models to time")
-    parser.add_argument("--peak_memory_T", type=int, default=1000,
+    parser.add_argument("--peak_memory_T", type=non_negative_int, default=1000,
                         help="also measure peak memory of one LSTM step at this length (0: skip)")
     parser.add_argument("--json", type=Path, default=None, help="write the results to this JSON file")
     return parser
@@ -189,10 +190,6 @@ def build_parser():
 def parse_args(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    if min(args.batch_size, args.num_hidden, args.pairs, args.steps, args.long_steps, *args.lengths, *args.threads) < 1:
-        parser.error("--batch_size, --num_hidden, --pairs, --steps, --long_steps, --lengths and --threads must be positive")
-    if args.warmup < 0 or args.peak_memory_T < 0:
-        parser.error("--warmup and --peak_memory_T must not be negative")
     train.check_writable(parser, "--json", args.json)
     return args
 

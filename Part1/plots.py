@@ -13,6 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+import train  # noqa: E402
 from benchmark import PAIRS  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -252,7 +253,7 @@ def draw_all(results_dir=HERE / "results", figures_dir=HERE / "figures"):
         if data is not None:
             written += draw(data, figures_dir)
     summary = figures_dir / "summary.md"
-    summary.write_text(summary_markdown(results_dir))
+    train.atomic_write(summary, lambda tmp: tmp.write_text(summary_markdown(results_dir)))
     return written + [summary]
 
 
