@@ -126,3 +126,10 @@ def test_the_report_quotes_the_curriculum_as_it_ran():
 def test_the_report_quotes_the_lstms_speed_ratios_as_the_benchmark_measured_them():
     results = read_json("Part1/results/benchmark.json")["results"]
     quoted(*(f"{r['ratio']:.2f}" for r in results if r["pair"] == "lstm"))
+
+
+def test_every_figure_drawn_is_shown_in_the_report():
+    figures = sorted(ROOT.glob("Part*/figures/*.png"))
+    assert figures
+    uncited = [str(f.relative_to(ROOT)) for f in figures if f"]({f.relative_to(ROOT)})" not in read("report.md")]
+    assert not uncited, f"figures report.md does not show: {uncited}"
