@@ -3,11 +3,8 @@
     min_G max_D  V(D, G) = E_x[log D(x)] + E_z[log(1 - D(G(z)))],   z ~ N(0, I).
 
 The default is the assignment's template (MLP G and D, Adam 2e-4 with betas (0.5, 0.999), batch
-64, 100-d latent); `--arch dcgan`, `--mbstd` and `--ema` earned their place (report.md, section 9).
-The committed generator:
-
-    python Part2/my_gan.py --mbstd --ema 0.9999 --lr 4e-4 --beta1 0 --batch_size 256 \
-        --n_epochs 250 --eval_interval 2 --threads 1 --out_dir Part2/runs/shipped
+64, 100-d latent); `--arch dcgan`, `--mbstd` and `--ema` earned their place (report.md, section 9),
+and the committed generator is the Makefile's run `final`.
 
 Into --out_dir: samples/step_*.png (5x5 grids of one fixed latent batch), generator_{start,
 middle,end}.pt, latest.pt (everything --resume needs) and log.json (losses, scores, CPU time).
@@ -16,7 +13,6 @@ defaults, flags given apply and are logged, except the model's --arch, --mbstd a
 """
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -30,14 +26,12 @@ from tqdm import tqdm
 from gan_metrics import Scorer
 from mnist_classifier import load_classifier
 from mnist_data import (DEFAULT_ROOT, REPO, MnistUnavailable, atomic_save, check_writable, config_dict, mnist_tensors,
-                        non_negative_int, positive_float, positive_int, prepare_mnist, probability, torch_device)
+                        non_negative_int, positive_float, positive_int, prepare_mnist, probability, torch_device,
+                        write_json)
 
 IMAGE_SHAPE = (1, 28, 28)
 EVAL_SAMPLES = 10_000  # samples scored at each evaluation
 LOG_INTERVAL = 100  # batches averaged into one row of the loss log
-
-
-# ----------------------------------------------------------------------------- models
 
 
 def dcgan_init(module):
@@ -56,6 +50,7 @@ class Generator(nn.Module):
 
     def __init__(self, latent_dim=100, arch="mlp"):
         super().__init__()
+        assert arch in ("mlp", "dcgan"), f"unknown arch {arch!r}"
         self.latent_dim, self.arch = latent_dim, arch
         if arch == "mlp":  # the template
             self.net = nn.Sequential(
@@ -66,7 +61,7 @@ class Generator(nn.Module):
                 nn.Linear(1024, 28 * 28), nn.Tanh(),  # (N, 784)
                 nn.Unflatten(1, IMAGE_SHAPE),  # (N, 1, 28, 28)
             )
-        elif arch == "dcgan":  # Radford et al. (2016), sized for 28 x 28
+        else:  # Radford et al. (2016), sized for 28 x 28
             self.net = nn.Sequential(
                 nn.Linear(latent_dim, 64 * 7 * 7, bias=False), nn.BatchNorm1d(64 * 7 * 7), nn.ReLU(),
                 nn.Unflatten(1, (64, 7, 7)),  # (N, 64, 7, 7)
@@ -75,8 +70,6 @@ class Generator(nn.Module):
                 nn.ConvTranspose2d(32, 1, 4, stride=2, padding=1), nn.Tanh(),  # (N, 1, 28, 28)
             )
             self.apply(dcgan_init)
-        else:
-            raise ValueError(f"unknown arch {arch!r}")
 
     def forward(self, z):
         return self.net(z)
@@ -130,15 +123,11 @@ class Discriminator(nn.Module):
         return torch.sigmoid(self.logits(x))
 
 
-# ------------------------------------------------------------------------ training
-#
 # The objective (10):  min_G max_D  E_x[log D(x)] + E_z[log(1 - D(G(z)))].
 # D ascends it: log D(x) + log(1 - D(G(z))) is minus the BCE of D(x) against 1 and of D(G(z))
 # against 0. G would descend log(1 - D(G(z))), whose gradient vanishes while D rejects the fakes
 # early on; it ascends log D(G(z)) instead (Goodfellow et al.'s non-saturating loss), the BCE of
 # D(G(z)) against 1: same fixed point, strong early gradients.
-
-
 def discriminator_step(D, opt_D, real, fake):
     """One update of D on a real and a fake batch; returns (loss, mean D(x))."""
     assert real.shape == fake.shape and real.shape[1:] == IMAGE_SHAPE, f"got {real.shape}, {fake.shape}"
@@ -181,14 +170,9 @@ def averaged(G, decay):
 
 def load_generator(path, device="cpu"):
     """A Generator in eval mode from a generator_*.pt, rebuilt from the config beside its weights."""
-    try:
-        checkpoint = torch.load(path, map_location=device, weights_only=True)
-        G = Generator(checkpoint["config"]["latent_dim"], checkpoint["config"]["arch"])
-        G.load_state_dict(checkpoint["model"])
-    except FileNotFoundError:
-        raise FileNotFoundError(f"no generator checkpoint at {path}") from None
-    except Exception as error:
-        raise ValueError(f"{path} is not a generator checkpoint: {error}".splitlines()[0]) from None
+    checkpoint = torch.load(path, map_location=device, weights_only=True)
+    G = Generator(checkpoint["config"]["latent_dim"], checkpoint["config"]["arch"])
+    G.load_state_dict(checkpoint["model"])
     return G.to(device).eval()
 
 
@@ -249,7 +233,7 @@ def train(config, images, checkpoint=None):
         for opt, state in ((opt_G, checkpoint["opt_G"]), (opt_D, checkpoint["opt_D"])):
             opt.load_state_dict(state)
             opt.param_groups[0].update(lr=config.lr, betas=(config.beta1, 0.999))  # this run's settings
-        if G_ema and checkpoint.get("G_ema"):  # else the average starts here
+        if G_ema and checkpoint["G_ema"]:  # else the average starts here
             G_ema.load_state_dict(checkpoint["G_ema"])
         step, running = checkpoint["step"], checkpoint["running"]
         log = checkpoint["log"] | {"config": log["config"], "steps_per_epoch": steps_per_epoch}
@@ -282,25 +266,21 @@ def train(config, images, checkpoint=None):
                 log["losses"].append(dict(zip(("step", "loss_d", "loss_g", "d_real", "d_fake"), [step, *means])))
                 progress.set_postfix(loss_D=f"{means[0]:.3f}", loss_G=f"{means[1]:.3f}")
                 running = []
-            if step % config.save_interval == 0 or step == total_steps:
-                save_grid(sampler, z_fixed, out_dir / "samples" / f"step_{step:07d}.png")
             if step == max(total_steps // 2, 1):
                 save_generator(sampler, out_dir / "generator_middle.pt", log["config"], step)
             if step == total_steps:
                 save_generator(sampler, out_dir / "generator_end.pt", log["config"], step)
             if scorer and (step % (config.eval_interval * steps_per_epoch) == 0 or step == total_steps):
                 evaluate(scorer, sampler, log, step)
-            if step % config.save_interval == 0 or step == total_steps:  # everything --resume needs
+            if step % config.save_interval == 0 or step == total_steps:  # a grid, and everything --resume needs
+                save_grid(sampler, z_fixed, out_dir / "samples" / f"step_{step:07d}.png")
                 latest = {"G": G.state_dict(), "D": D.state_dict(), "G_ema": G_ema.state_dict() if G_ema else None,
                           "opt_G": opt_G.state_dict(), "opt_D": opt_D.state_dict(), "step": step,
                           "rng": torch.get_rng_state(), "running": running, "config": log["config"], "log": log}
                 atomic_save(out_dir / "latest.pt", lambda tmp: torch.save(latest, tmp))
-                atomic_save(out_dir / "log.json", lambda tmp: tmp.write_text(json.dumps(log, indent=1) + "\n"))
+                write_json(out_dir / "log.json", log)
     progress.close()
     return log
-
-
-# ------------------------------------------------------------------------------- command line
 
 
 def parse_args(argv=None):
@@ -338,12 +318,10 @@ def main(argv=None):
             saved = checkpoint["config"]
             shape = {key: saved[key] for key in ("arch", "mbstd", "latent_dim")}
             parser.set_defaults(**saved | {"data_root": REPO / saved["data_root"], "out_dir": args.resume.parent})
-            lacking = [key for key in ("G", "D", "opt_G", "opt_D", "rng", "running", "log", "step")
-                       if key not in checkpoint]
-        except Exception as error:  # unreadable, or without the settings
+            if "opt_G" not in checkpoint:  # a generator_*.pt: weights, not a training state
+                raise KeyError("opt_G")
+        except Exception as error:  # unreadable, or not a training state
             parser.error(f"--resume: {args.resume} is not a latest.pt ({type(error).__name__} {error})".splitlines()[0])
-        if lacking:
-            parser.error(f"--resume: {args.resume} lacks {', '.join(lacking)}, which resuming needs")
         args = parser.parse_args(argv)
         for key, value in shape.items():  # the model's shape is the checkpoint's
             if getattr(args, key) != value:
@@ -363,10 +341,7 @@ def main(argv=None):
     check_writable(parser, "--out_dir", args.out_dir)
     if args.threads:
         torch.set_num_threads(args.threads)
-    log = train(args, images, checkpoint)
-    if log["evaluations"]:
-        last = log["evaluations"][-1]
-        print(f"done: step {last['step']}, IS {last['inception_score']:.2f}, FID {last['fid']:.2f}")
+    train(args, images, checkpoint)
 
 
 if __name__ == "__main__":
