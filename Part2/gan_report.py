@@ -18,9 +18,16 @@ import shutil
 import statistics
 from pathlib import Path
 
-from mnist_data import DEFAULT_ROOT, MnistUnavailable, atomic_save, prepare_mnist
+import torch
+from matplotlib.figure import Figure
+from matplotlib.image import imread
+from torchvision.utils import make_grid
+
 import my_gan
-from my_gan import load_generator
+from gan_metrics import Scorer
+from latent_walk import find_latent_pair, lerp, plot_strip, slerp
+from mnist_classifier import load_classifier
+from mnist_data import DEFAULT_ROOT, MnistUnavailable, atomic_save, prepare_mnist, write_json
 
 HERE = Path(__file__).resolve().parent
 RESULTS, FIGURES, CHECKPOINTS = HERE / "results", HERE / "figures", HERE / "checkpoints"
@@ -47,10 +54,6 @@ def changes(config, base):
 
     return " ".join(flag(key, config[key]) for key in config
                     if key not in NOT_THE_RECIPE and config[key] != base.get(key))
-
-
-def write_json(path, data):
-    atomic_save(path, lambda tmp: tmp.write_text(json.dumps(data, indent=1) + "\n"))
 
 
 def read_json(path):
@@ -104,8 +107,6 @@ def seed_spread(G, scorer, seeds=5):
 
 def collect(runs, machine, data_root=DEFAULT_ROOT):
     """Bring finished runs (name -> folder) into results/, figures/ and (final) checkpoints/."""
-    from gan_metrics import Scorer
-
     logs = {name: read_json(folder / "log.json") for name, folder in runs.items()}  # all checked first
     for name, log in logs.items():
         if not log["evaluations"]:
@@ -125,13 +126,14 @@ def collect(runs, machine, data_root=DEFAULT_ROOT):
         rows = [row for row in rows if (row["run"], row["machine"]) != (name, machine)]
         rows.append(summary_of(name, logs[name], machine))
         for step in (*GRID_STEPS, logs[name]["evaluations"][-1]["step"]) if name in GRID_RUNS else ():
-            if (folder / "samples" / f"step_{step:07d}.png").is_file():
-                copy(folder / "samples" / f"step_{step:07d}.png", FIGURES / "training_grids" / f"{name}_step_{step:07d}.png")
+            grid = folder / "samples" / f"step_{step:07d}.png"
+            if grid.is_file():
+                copy(grid, FIGURES / "training_grids" / f"{name}_step_{step:07d}.png")
         if name == FINAL:
             for stage in ("start", "middle", "end"):
                 copy(folder / f"generator_{stage}.pt", CHECKPOINTS / f"generator_{stage}.pt")
             write_json(RESULTS / "gan_seed_spread.json",
-                       seed_spread(load_generator(CHECKPOINTS / "generator_end.pt"), scorer))
+                       seed_spread(my_gan.load_generator(CHECKPOINTS / "generator_end.pt"), scorer))
     write_runs(rows, RESULTS / "runs.csv")
 
 
@@ -151,37 +153,32 @@ def cpu_budget(logs):
 def ablation_table(logs, baseline, final=None):
     """The ablation as a markdown table: each run's change, its scores at equal epochs and at equal
     CPU minutes, and (if given) the final recipe's full-length run and real data below it."""
-    budget = cpu_budget(logs)
-    epochs, end = COMPARE_AT_EPOCHS, COMPARE_AT_EPOCHS[-1]
+    budget, epochs = cpu_budget(logs), COMPARE_AT_EPOCHS
     lines = ["| run | change | " + " | ".join(f"IS, epoch {e}" for e in epochs)
-             + f" | FID, epoch {end} | p > 0.9, epoch {end} | digit shares, epoch {end} | CPU min per epoch "
-             f"| IS at {budget:.1f} CPU min | FID at {budget:.1f} CPU min |",
+             + f" | FID, epoch {epochs[-1]} | p > 0.9, epoch {epochs[-1]} | digit shares, epoch {epochs[-1]} "
+             f"| CPU min per epoch | IS at {budget:.1f} CPU min | FID at {budget:.1f} CPU min |",
              "|---|---|" + "---|" * (len(epochs) + 6)]
+    based_on = dict(zip(ABLATION[1:], ABLATION)) | {DCGAN: ABLATION[0]}  # the run each one changes
 
-    def score(log, epoch, key, form):
-        return format(evaluation_at(log, epoch=epoch)[key], form) if log["evaluations"][-1]["epoch"] >= epoch else "-"
+    def end_scores(row):
+        return f"{row['fid']:.2f} | {row['confident']:.1%} | {row['class_min']:.1%}-{row['class_max']:.1%}"
 
-    previous = None
+    def by_epoch(log):  # IS at each of `epochs`, the other scores at the last; "-" past the run's end
+        rows = [evaluation_at(log, epoch=e) if log["evaluations"][-1]["epoch"] >= e else None for e in epochs]
+        return " | ".join([f"{row['inception_score']:.2f}" if row else "-" for row in rows]
+                          + [end_scores(rows[-1]) if rows[-1] else "- | - | -"])
+
     for name, log in logs.items():
-        config, last = log["config"], log["evaluations"][-1]
-        base = logs[ABLATION[0]]["config"] if name == DCGAN else previous
-        change = "the assignment's template" if base is None else changes(config, base)
-        shares = (f"{evaluation_at(log, epoch=end)['class_min']:.1%}-{evaluation_at(log, epoch=end)['class_max']:.1%}"
-                  if last["epoch"] >= end else "-")
-        cheap = evaluation_at(log, cpu_minutes=budget)
-        lines.append(f"| {name} | {change} | " + " | ".join(score(log, e, "inception_score", ".2f") for e in epochs)
-                     + f" | {score(log, end, 'fid', '.2f')} | {score(log, end, 'confident', '.1%')} | {shares} "
-                     f"| {last['train_cpu_seconds'] / 60 / last['epoch']:.2f} | {cheap['inception_score']:.2f} "
-                     f"| {cheap['fid']:.2f} |")
-        previous = config if name != DCGAN else previous
+        last, cheap = log["evaluations"][-1], evaluation_at(log, cpu_minutes=budget)
+        change = (changes(log["config"], logs[based_on[name]]["config"]) if name in based_on
+                  else "the assignment's template")
+        lines.append(f"| {name} | {change} | {by_epoch(log)} | {last['train_cpu_seconds'] / 60 / last['epoch']:.2f} "
+                     f"| {cheap['inception_score']:.2f} | {cheap['fid']:.2f} |")
     if final is not None:  # trained on another machine: its CPU minutes do not compare
-        at = evaluation_at(final, epoch=end)
         lines.append(f"| {FINAL} | the row `{ABLATION[-1]}`'s recipe, to {final['evaluations'][-1]['epoch']:g} epochs "
-                     "| " + " | ".join(score(final, e, "inception_score", ".2f") for e in epochs)
-                     + f" | {at['fid']:.2f} | {at['confident']:.1%} | {at['class_min']:.1%}-{at['class_max']:.1%} | | | |")
-    b = baseline
-    lines.append(f"| real data | 10,000 training images | " + " | " * (len(epochs) - 1) + f"{b['inception_score']:.2f} "
-                 f"| {b['fid']:.2f} | {b['confident']:.1%} | {b['class_min']:.1%}-{b['class_max']:.1%} | | | |")
+                     f"| {by_epoch(final)} | | | |")
+    lines.append("| real data | 10,000 training images | " + " | " * (len(epochs) - 1)
+                 + f"{baseline['inception_score']:.2f} | {end_scores(baseline)} | | | |")
     return "\n".join(lines) + "\n"
 
 
@@ -191,8 +188,6 @@ MARKERS = ("o", "s", "^", "D", "v", "x")
 
 def plot_scores(logs, baseline, path=None):
     """FID over epochs and over CPU minutes of training, one line style and marker per run."""
-    from matplotlib.figure import Figure
-
     fig = Figure(figsize=(11, 4.2), layout="constrained")
     axes = fig.subplots(1, 2, sharey=True)
     for (name, log), style, marker in zip(logs.items(), STYLES, MARKERS):
@@ -214,8 +209,6 @@ def plot_scores(logs, baseline, path=None):
 
 def plot_losses(logs, path=None):
     """D's loss and G's non-saturating loss over training, one panel per run."""
-    from matplotlib.figure import Figure
-
     fig = Figure(figsize=(11, 3.5), layout="constrained")
     for ax, (name, log) in zip(fig.subplots(1, len(logs), squeeze=False)[0], logs.items()):
         epochs = [row["step"] / log["steps_per_epoch"] for row in log["losses"]]
@@ -228,9 +221,6 @@ def plot_losses(logs, path=None):
 
 def plot_training_grids(runs=GRID_RUNS, path=None):
     """The kept 5x5 grids of one fixed latent batch while each run trained, a row per run."""
-    from matplotlib.figure import Figure
-    from matplotlib.image import imread
-
     grids = {run: sorted((FIGURES / "training_grids").glob(f"{run}_step_*.png")) for run in runs}
     columns = max(len(paths) for paths in grids.values())
     fig = Figure(figsize=(2.1 * columns, 2.45 * len(runs)), layout="constrained")
@@ -245,13 +235,9 @@ def plot_training_grids(runs=GRID_RUNS, path=None):
 
 def plot_samples(path=None, seed=0):
     """25 samples of the committed start, middle and end generators from one latent batch."""
-    import torch
-    from matplotlib.figure import Figure
-    from torchvision.utils import make_grid
-
     fig = Figure(figsize=(13, 4.6), layout="constrained")
     for ax, stage in zip(fig.subplots(1, 3), ("start", "middle", "end")):
-        G = load_generator(CHECKPOINTS / f"generator_{stage}.pt")
+        G = my_gan.load_generator(CHECKPOINTS / f"generator_{stage}.pt")
         step = torch.load(CHECKPOINTS / f"generator_{stage}.pt", weights_only=True)["step"]
         with torch.no_grad():
             images = G(torch.randn(25, G.latent_dim, generator=torch.Generator().manual_seed(seed)))
@@ -264,12 +250,7 @@ def plot_samples(path=None, seed=0):
 
 def plot_interpolation(path=None, digits=None, seed=0, steps=9):
     """Linear and spherical walks of the end generator between two confidently different digits."""
-    from matplotlib.figure import Figure
-
-    from latent_walk import find_latent_pair, lerp, plot_strip, slerp
-    from mnist_classifier import load_classifier
-
-    G, classifier = load_generator(CHECKPOINTS / "generator_end.pt"), load_classifier()
+    G, classifier = my_gan.load_generator(CHECKPOINTS / "generator_end.pt"), load_classifier()
     z_a, z_b, _ = find_latent_pair(G, classifier, digits, seed=seed)
     fig = Figure(figsize=(1.6 * steps, 4.4), layout="constrained")
     axes = fig.subplots(2, steps)
