@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mnist_classifier import DEFAULT_CHECKPOINT, load_classifier
+from mnist_classifier import load_classifier
 from mnist_data import DEFAULT_ROOT, mnist_tensors
 
 CONFIDENCE = 0.9  # a sample is "confident" when its top class probability exceeds this
@@ -55,12 +55,11 @@ def frechet_distance(mu1, sigma1, mu2, sigma2):
 class Scorer:
     """Scores batches of images in [-1, 1] against the MNIST test set."""
 
-    def __init__(self, data_root=DEFAULT_ROOT, checkpoint=DEFAULT_CHECKPOINT, device="cpu",
-                 batch_size=500):
-        self.data_root = Path(data_root)
-        self.device = torch.device(device)
-        self.classifier = load_classifier(checkpoint, device=self.device)
-        self.batch_size = batch_size
+    batch_size = 500  # images per forward pass
+
+    def __init__(self, data_root=DEFAULT_ROOT, device="cpu"):
+        self.data_root, self.device = Path(data_root), torch.device(device)
+        self.classifier = load_classifier(device=self.device)
 
     @torch.no_grad()
     def features_and_probs(self, images):

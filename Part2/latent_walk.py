@@ -12,9 +12,8 @@ from mnist_classifier import classify
 
 
 @torch.no_grad()
-def find_latent_pair(G, classifier, digits=None, seed=0, batch_size=256, max_batches=40,
-                     confidence=CONFIDENCE):
-    """Two latents z_a, z_b whose images are classified as different digits with p > confidence.
+def find_latent_pair(G, classifier, digits=None, seed=0, batch_size=256, max_batches=40):
+    """Two latents z_a, z_b whose images are classified as different digits with p > CONFIDENCE.
 
     digits=None takes the first two confident samples of different classes from a seeded
     stream of z ~ N(0, I); digits=(a, b) asks for those two digits. Returns (z_a, z_b), each
@@ -29,7 +28,7 @@ def find_latent_pair(G, classifier, digits=None, seed=0, batch_size=256, max_bat
         z = torch.randn(batch_size, G.latent_dim, generator=rng)
         labels, probs = classify(G(z), classifier)
         for latent, label, p in zip(z, labels.tolist(), probs.max(dim=1).values.tolist()):
-            if p > confidence and label not in found and (digits is None or label in digits):
+            if p > CONFIDENCE and label not in found and (digits is None or label in digits):
                 found[label] = latent
         wanted = digits if digits is not None else list(found)[:2]
         if len(wanted) == 2 and all(d in found for d in wanted):

@@ -6,7 +6,6 @@ generator's Tanh output, so generated and real digits go through exactly the sam
 """
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from mnist_data import (DEFAULT_ROOT, MnistUnavailable, atomic_save, check_writable, config_dict, mnist_tensors,
-                        non_negative_int, positive_float, positive_int, prepare_mnist, torch_device)
+                        non_negative_int, positive_float, positive_int, prepare_mnist, torch_device, write_json)
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_CHECKPOINT = HERE / "checkpoints" / "mnist_classifier.pt"
@@ -50,17 +49,10 @@ class MnistClassifier(nn.Module):
 
 
 def load_classifier(path=DEFAULT_CHECKPOINT, device="cpu"):
-    """The trained classifier in eval mode. A missing or unreadable file raises a clear error."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no classifier checkpoint at {path}; train one with "
-                                f"`python Part2/mnist_classifier.py`")
-    try:
-        checkpoint = torch.load(path, map_location=device, weights_only=True)
-        model = MnistClassifier()
-        model.load_state_dict(checkpoint["model"])
-    except Exception as error:
-        raise ValueError(f"{path} is not a usable classifier checkpoint: {error}") from error
+    """The trained classifier (`python Part2/mnist_classifier.py` writes it) in eval mode."""
+    checkpoint = torch.load(path, map_location=device, weights_only=True)
+    model = MnistClassifier()
+    model.load_state_dict(checkpoint["model"])
     return model.to(device).eval()
 
 
@@ -74,7 +66,6 @@ def classify(images, classifier=None, batch_size=1000):
     return probs.argmax(dim=1), probs
 
 
-@torch.no_grad()
 def accuracy(model, images, labels, batch_size=1000):
     model.eval()
     predicted, _ = classify(images, model, batch_size)
@@ -133,10 +124,8 @@ def train(config):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        description="Train the MNIST classifier that scores generated digits.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    parser = argparse.ArgumentParser(description="Train the MNIST classifier that scores generated digits.",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--epochs", type=positive_int, default=4, help="passes over the training set")
     parser.add_argument("--batch_size", type=positive_int, default=128, help="images per step")
     parser.add_argument("--lr", type=positive_float, default=3e-3, help="peak learning rate of the one-cycle schedule")
@@ -144,11 +133,9 @@ def main(argv=None):
                         help="random translation in pixels for augmentation (0 = none)")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
     parser.add_argument("--device", type=torch_device, default="cpu", help="torch device, e.g. cpu or cuda")
-    parser.add_argument("--threads", type=non_negative_int, default=0,
-                        help="CPU threads for torch (0 = torch's default)")
+    parser.add_argument("--threads", type=non_negative_int, default=0, help="CPU threads for torch (0 = its default)")
     parser.add_argument("--data_root", type=Path, default=DEFAULT_ROOT, help="folder holding MNIST/raw/")
-    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT,
-                        help="where to write the trained model")
+    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, help="where to write the trained model")
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS,
                         help="JSON file for config, test accuracy and per-epoch log")
     config = parser.parse_args(argv)
@@ -166,7 +153,7 @@ def main(argv=None):
     results = {"config": settings, "test_accuracy": test_accuracy, "log": log,
                "parameters": sum(p.numel() for p in model.parameters())}
     atomic_save(config.checkpoint, lambda tmp: torch.save(checkpoint, tmp))
-    atomic_save(config.results, lambda tmp: tmp.write_text(json.dumps(results, indent=2) + "\n"))
+    write_json(config.results, results)
     print(f"test accuracy {test_accuracy:.4f}; saved {config.checkpoint}")
 
 

@@ -332,7 +332,7 @@ def main(argv=None):
         images, _ = mnist_tensors(prepare_mnist(args.data_root))  # (60000, 1, 28, 28) in [-1, 1]
         if args.eval_interval:
             load_classifier()  # train() builds the Scorer with it
-    except (MnistUnavailable, FileNotFoundError, ValueError) as error:
+    except (MnistUnavailable, FileNotFoundError) as error:
         parser.error(str(error).splitlines()[0])
     if args.batch_size > len(images):
         parser.error(f"--batch_size {args.batch_size} exceeds the {len(images)} training images")

@@ -63,8 +63,8 @@ def test_the_committed_classifier_stores_no_machine_paths():
     assert config["checkpoint"] == "Part2/checkpoints/mnist_classifier.pt" and config["data_root"] == "Part2/data"
 
 
-def test_load_classifier_explains_a_missing_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no classifier checkpoint"):
+def test_load_classifier_refuses_a_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="none.pt"):
         mnist_classifier.load_classifier(tmp_path / "none.pt")
 
 
