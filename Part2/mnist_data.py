@@ -130,19 +130,17 @@ def files_present(root):
     return all((raw_folder(root) / name).is_file() for name in RAW_FILES)
 
 
-def write_idx(path, array):
-    """A uint8 array as an IDX file: two zero bytes, 0x08 (unsigned byte), the number of
-    dimensions, each dimension as a big-endian uint32, then the bytes."""
-    array = np.ascontiguousarray(array, dtype=np.uint8)
-    header = struct.pack(f">BBBB{array.ndim}I", 0, 0, 0x08, array.ndim, *array.shape)
-    atomic_save(path, lambda tmp: tmp.write_bytes(header + array.tobytes()))
-
-
 def write_split(root, train_images, train_labels, test_images, test_labels):
-    """Write the four IDX files torchvision expects. Images: uint8 (N, 28, 28); labels: (N,)."""
+    """Write the four IDX files torchvision expects. Images: uint8 (N, 28, 28); labels: (N,).
+
+    An IDX file: two zero bytes, 0x08 (unsigned byte), the number of dimensions, each dimension as
+    a big-endian uint32, then the bytes.
+    """
     raw_folder(root).mkdir(parents=True, exist_ok=True)
     for name, array in zip(RAW_FILES, (train_images, train_labels, test_images, test_labels)):
-        write_idx(raw_folder(root) / name, array)
+        array = np.ascontiguousarray(array, dtype=np.uint8)
+        header = struct.pack(f">BBBB{array.ndim}I", 0, 0, 0x08, array.ndim, *array.shape)
+        atomic_save(raw_folder(root) / name, lambda tmp: tmp.write_bytes(header + array.tobytes()))
 
 
 def write_synthetic_mnist(root, n_train=256, n_test=64, seed=0):
