@@ -143,25 +143,6 @@ def write_split(root, train_images, train_labels, test_images, test_labels):
         atomic_save(raw_folder(root) / name, lambda tmp: tmp.write_bytes(header + array.tobytes()))
 
 
-def write_synthetic_mnist(root, n_train=256, n_test=64, seed=0):
-    """A small stand-in for MNIST in its format, for smoke runs and tests; returns root.
-
-    Each image is black with one white bar, 20 x 2 pixels, in a column set by its label: data a
-    GAN can learn in a few dozen steps, far from what an untrained generator draws.
-    """
-    rng = np.random.default_rng(seed)
-
-    def split(n):
-        labels = rng.integers(0, 10, n, dtype=np.uint8)
-        images = np.zeros((n, 28, 28), dtype=np.uint8)
-        for image, label in zip(images, labels):
-            image[4:24, 4 + 2 * label: 6 + 2 * label] = 255
-        return images, labels
-
-    write_split(root, *split(n_train), *split(n_test))
-    return Path(root)
-
-
 # ----------------------------------------------------------------- the classic pickle
 
 

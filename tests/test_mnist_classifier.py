@@ -7,7 +7,8 @@ import torch
 
 import mnist_classifier
 from gan_metrics import Scorer
-from mnist_data import DEFAULT_ROOT, mnist_tensors, prepare_mnist, write_synthetic_mnist
+from conftest import write_synthetic_mnist
+from mnist_data import DEFAULT_ROOT, mnist_tensors, prepare_mnist
 
 
 @pytest.fixture(scope="module")

