@@ -64,3 +64,16 @@ def test_quick_refuses_to_overwrite_the_committed_results(tmp_path):
         with pytest.raises(SystemExit) as exit_info:
             experiments.parse_args(flags)
         assert exit_info.value.code == 2
+
+
+def test_gradients_through_time_reach_the_first_step_of_a_long_rnn():
+    """At T = 100 an untrained RNN's gradient at the first steps is below the smallest float32;
+    measured in float64 it is a number, not 0, and the model itself stays float32."""
+    from dataset import random_batch
+
+    torch.manual_seed(0)
+    model = VanillaRNN(100, 1, 128, 10)
+    inputs, labels = random_batch(256, 100, False, torch.Generator().manual_seed(1234))
+    grads = experiments.hidden_state_gradients(model, inputs, labels)
+    assert len(grads) == 99 and 0 < grads[0] < 1e-20 < grads[-1]
+    assert model.W_hh.dtype == torch.float32
