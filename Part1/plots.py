@@ -176,9 +176,9 @@ def curriculum_markdown(curriculum):
 
 def gradients_markdown(gradients):
     runs = gradients["runs"]
-    lines = [f"### Gradients through time (||dL/dh_1|| / ||dL/dh_T-1||; at initialisation T = {runs[0]['init_T']}, "
+    lines = [f"### Gradients through time (||dL/dh_1|| / ||dL/dh_{{T-1}}||; at initialisation T = {runs[0]['init_T']}, "
              f"after training T = {runs[0]['trained_T']}; seed {runs[0]['seed']})\n",
-             "| model | at initialisation | factor per step | after training | accuracy after training |",
+             "| model | at initialisation | mean factor per step | after training | accuracy after training |",
              "|---|---|---|---|---|"]
     for run in runs:
         ratio = run["at_init"][0] / run["at_init"][-1]
