@@ -13,15 +13,16 @@ With h_0 = c_0 = 0, for t = 1..T (numbered as in the assignment):
 
 Only the last step's prediction is used; softmax (8) is left to the cross-entropy loss.
 
-The four gates' weights are stored side by side, in the order g | i | f | o, so that
-(1)-(4) are one matrix product: W_x = [W_gx W_ix W_fx W_ox] and W_h likewise.
+The four gates' weights are stored side by side, in the order g | i | f | o, so that the
+terms of (1)-(4) are two matrix products, x_t W_x and h_{t-1} W_h, with W_x = [W_gx W_ix W_fx W_ox]
+and W_h likewise.
 `lstm_reference` computes (1)-(6) line by line with autograd. `LSTMFunction` computes the
 same numbers with a hand-written backward pass through time, which is what `LSTM` uses:
 autograd would record ten operations per step and replay them one by one, where the
 hand-written pass does the element-wise work of all steps at once where it can, skips the
 products of h_0 = 0 and reuses its buffers (benchmark.py times the plain loop against it).
-tests/test_lstm.py proves the two agree with each other, with `torch.nn.LSTM`, and with
-`torch.autograd.gradcheck`.
+tests/test_lstm.py checks that the two agree with each other and with `torch.nn.LSTM` (to 1e-5
+in float32), and runs `torch.autograd.gradcheck` on `LSTMFunction`.
 """
 
 import math
