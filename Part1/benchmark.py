@@ -3,18 +3,19 @@
 One step is what train.py does each step: forward, cross-entropy on the last step, backward and an
 RMSprop update, on a one-hot palindrome batch. Each model is timed alone, as training runs it: in a
 fresh process of its own set to the thread count, --warmup untimed steps, then --steps consecutive
-steps (--long_steps at long lengths) timed as one stretch. (Alternating two models step by step in one process measures how they
-disturb each other's caches, allocator and thread pool, not training; that flattered our LSTM by
-10-35%.) The processes of a comparison take turns, ours then the reference, --pairs times, so that
-drift in the machine's speed hits both; a ratio is the median over pairs of ours / reference in ms
-per step, and its range is the lowest and highest pair. Three comparisons, at every length and
+steps (--long_steps at long lengths) timed as one stretch. (Alternating two models step by step in
+one process measures how they disturb each other's caches, allocator and thread pool, not
+training.) Each of --pairs rounds runs every model once, one process after the other, so that
+drift in the machine's speed hits them all; a ratio is the median over rounds of ours / reference
+in ms per step, and its range is the lowest and highest round. Three comparisons, at every length and
 thread count: our LSTM (the fused path train.py uses) against torch.nn.LSTM, the plain autograd loop
 of the same equations (LSTM(..., fused=False)) against the fused path, and our RNN against
 torch.nn.RNN. How close to the limit: each row also gives the floating-point operations of
 one training step's matrix products, the rate at which this machine multiplies matrices of the
 recurrent products' shape (a torch.mm timed in every process), and the floor, the time those
-operations take at that rate, with each model's time as a multiple of it. `--peak_memory_T` also measures the peak memory of one training step of each LSTM at a
-long length, each in a fresh process.
+operations take at that rate, with each model's time as a multiple of it. `--peak_memory_T` also
+measures the peak memory of one training step of each LSTM at a long length, each in a fresh
+process.
 
     python Part1/benchmark.py --json Part1/results/benchmark.json
 """
@@ -175,7 +176,7 @@ def build_parser():
     parser.add_argument("--threads", type=positive_int, nargs="+", default=[1, 2], help="torch thread counts to time at")
     parser.add_argument("--batch_size", type=positive_int, default=128, help="batch size B")
     parser.add_argument("--num_hidden", type=positive_int, default=128, help="hidden size H")
-    parser.add_argument("--pairs", type=positive_int, default=4, help="pairs of processes (ours, reference) per comparison")
+    parser.add_argument("--pairs", type=positive_int, default=4, help="rounds, each timing every model once in a process of its own")
     parser.add_argument("--steps", type=positive_int, default=120, help="consecutive timed steps per process")
     parser.add_argument("--long_steps", type=positive_int, default=25,
                         help=f"consecutive timed steps per process at T >= {LONG_T}, where fewer steps take as long")
@@ -199,7 +200,7 @@ def main(argv=None):
     steps = {T: args.long_steps if T >= LONG_T else args.steps for T in args.lengths}
     print(f"B={args.batch_size} H={args.num_hidden} one-hot input; each model alone in its own process, "
           f"{args.warmup} steps of warm-up, then consecutive steps timed; ratio: median over {args.pairs} "
-          f"pairs of processes (lowest-highest pair)")
+          f"rounds (lowest-highest round)")
     print("floor: the matrix products' MFLOP of one step at the rate of a same-shaped torch.mm; ours and ref. "
           "as multiples of it")
     print(f"{'pair':32s} {'T':>5s} {'threads':>7s} {'ours ms':>8s} {'ref. ms':>8s} {'ratio':>6s} {'range':>11s} "

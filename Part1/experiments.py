@@ -72,7 +72,7 @@ def parse_args(argv=None):
     if args.quick:
         for name, value in QUICK.items():
             setattr(args, name, value)
-        if HERE / "results" in (args.out_dir.resolve(), args.figures_dir.resolve().parent / "results"):
+        if args.out_dir.resolve() == HERE / "results" or args.figures_dir.resolve() == HERE / "figures":
             parser.error("--quick would overwrite the committed results: give --out_dir and --figures_dir elsewhere")
     train.check_writable(parser, "--out_dir", args.out_dir, folder=True)
     train.check_writable(parser, "--figures_dir", args.figures_dir, folder=True)
@@ -125,7 +125,6 @@ def curriculum_task(task):
     weight by about ten times the learning rate, whatever its gradient: a shock that can erase
     what the model learned at the last length."""
     labels, config = task
-    torch.manual_seed(config.seed)
     model = train.build_model(config)
     optimizer = train.OPTIMIZERS[config.optimizer](model.parameters(), lr=config.learning_rate)
     stages = []
@@ -172,12 +171,12 @@ def gradient_task(task):
     """dL/dh_t of a fresh model at a long length, and of the same model trained at a short one."""
     labels, config = task
     generator = torch.Generator().manual_seed(1234)
-    torch.manual_seed(config.seed)
+    one_hot = config.input_dim == 10
     model = train.build_model(config)
-    inputs, targets = random_batch(256, labels["init_T"], False, generator)
+    inputs, targets = random_batch(256, labels["init_T"], one_hot, generator)
     at_init = hidden_state_gradients(model, inputs, targets)
     result, model = train.train(config, model=model, progress=False)
-    inputs, targets = random_batch(256, config.input_length, False, generator)
+    inputs, targets = random_batch(256, config.input_length, one_hot, generator)
     trained = hidden_state_gradients(model, inputs, targets)
     return {**labels, "at_init": at_init, "trained": trained, "trained_T": config.input_length,
             "final": result["final"]}

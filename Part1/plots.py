@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import train  # noqa: E402
-from benchmark import PAIRS  # noqa: E402
+from benchmark import LONG_T, PAIRS  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 COLORS = {"lstm": "tab:blue", "rnn": "tab:red"}
@@ -195,8 +195,8 @@ def benchmark_markdown(benchmark):
     threads = config["threads"]
     lines = [f"### Training-step time (B = {config['batch_size']}, H = {config['num_hidden']}, one-hot input; each "
              f"model alone in a fresh process, {config['warmup']} warm-up steps, then {config['steps']} consecutive "
-             f"steps timed ({config['long_steps']} at T = 200); ratio: median over {config['pairs']} alternating "
-             "pairs of processes, lowest-highest pair in brackets; floor: the step's matrix-product FLOPs at the "
+             f"steps timed ({config['long_steps']} at T ≥ {LONG_T}); ratio: median over {config['pairs']} rounds "
+             "that each run every model once, lowest-highest round in brackets; floor: the step's matrix-product FLOPs at the "
              "machine's measured torch.mm rate)\n",
              "| pair | T | " + " | ".join(f"{n} thread{'s' * (n != 1)}: ms | ratio | × floor" for n in threads) + " |",
              "|---|---|" + "---|---|---|" * len(threads)]

@@ -26,6 +26,7 @@ from vanilla_rnn import VanillaRNN
 
 MODELS = {"lstm": LSTM, "rnn": VanillaRNN}
 OPTIMIZERS = {"rmsprop": torch.optim.RMSprop, "adam": torch.optim.Adam}
+REPOSITORY = Path(__file__).resolve().parent.parent  # result files store paths relative to it
 
 
 def positive_int(text):
@@ -148,7 +149,8 @@ def parse_args(argv=None):
 
 
 def build_model(config):
-    """The model the config describes, with freshly initialised weights."""
+    """The model the config describes, its weights drawn afresh from config.seed."""
+    torch.manual_seed(config.seed)
     kwargs = {"recurrent_init": config.recurrent_init}
     if config.model == "lstm":
         kwargs["forget_bias"] = config.forget_bias
@@ -169,7 +171,6 @@ def train(config, model=None, optimizer=None, progress=True):
     and return the run's record, {"config": the flags, "history": one entry per evaluation,
     "final": the last scores}, and the model."""
     device = torch.device(resolve_device(config.device))
-    torch.manual_seed(config.seed)
     one_hot = config.input_dim == 10
     val_set = PalindromeDataset(config.input_length, config.eval_size, one_hot, seed=config.seed)
     val_inputs, val_labels = val_set.inputs.to(device), val_set.labels.to(device)
@@ -223,9 +224,6 @@ def train(config, model=None, optimizer=None, progress=True):
     final = {"val_accuracy": last["val_accuracy"], "val_loss": last["val_loss"], "step": last["step"],
              "seconds": last["seconds"], "steps_to_99": steps_to_99}
     return {"config": config_dict(config), "history": history, "final": final}, model
-
-
-REPOSITORY = Path(__file__).resolve().parent.parent
 
 
 def config_dict(config):

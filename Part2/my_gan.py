@@ -3,7 +3,7 @@
     min_G max_D  V(D, G) = E_x[log D(x)] + E_z[log(1 - D(G(z)))],   z ~ N(0, I).
 
 The default is the assignment's template (MLP G and D, Adam 2e-4 with betas (0.5, 0.999), batch
-64, 100-d latent); `--arch dcgan`, `--mbstd` and `--ema` earned their place (report.md, section 9),
+64, 100-d latent); `--arch dcgan`, `--mbstd` and `--ema` earned their place (report.md, Section 7),
 and the committed generator is the Makefile's run `final`.
 
 Into --out_dir: samples/step_*.png (5x5 grids of one fixed latent batch), generator_{start,

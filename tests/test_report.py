@@ -87,6 +87,8 @@ def test_the_gan_layer_table_counts_the_models_parameters():
     assert f"| G | total | | {count(my_gan.Generator())} |" in rows
     assert (f"| D | total | | {count(my_gan.Discriminator())} ({count(my_gan.Discriminator(mbstd=True))} "
             "with `--mbstd`) |") in rows
+    dcgan = f"{count(my_gan.Generator(arch='dcgan'))} and {count(my_gan.Discriminator('dcgan'))} parameters"
+    assert dcgan in " ".join(read("report.md").split())
 
 
 def numbers_in_report():
